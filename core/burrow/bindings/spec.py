@@ -1,0 +1,96 @@
+"""What a binding registers, and the `register` callable that validates it.
+
+Shared by the parent's registry and the child, so it stays free of pluggy, typing and
+importlib.metadata: the child imports it on every start.
+"""
+
+from __future__ import annotations
+
+import re
+
+TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+ENTRY_POINT_GROUP = "burrow.bindings"
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_IMPORT_STRING = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
+
+
+class BindingError(Exception):
+    """A binding registered something invalid, or could not be loaded."""
+
+
+class Binding:
+    """One language binding: its name, the file suffixes it runs, and its methods."""
+
+    __slots__ = ("distribution", "methods", "name", "suffixes", "version")
+
+    def __init__(
+        self,
+        name: str,
+        suffixes: tuple[str, ...],
+        methods: dict[str, str],
+        distribution: str = "",
+        version: str = "",
+    ) -> None:
+        self.name = name
+        self.suffixes = suffixes
+        self.methods = methods  # method name -> "module:function", imported only when called
+        self.distribution = distribution
+        self.version = version
+
+    def __repr__(self) -> str:
+        return f"Binding({self.name!r}, {self.suffixes!r}, {sorted(self.methods)!r})"
+
+    def run_method(self) -> str:
+        """The method that runs an extension: `<name>_run`."""
+        return f"{self.name}_run"
+
+    def get_config_method(self) -> str:
+        """The method that asks an extension for its default configuration."""
+        return f"{self.name}_get_config"
+
+
+class Collector:
+    """The `register` callable handed to `register_bindings`; it validates and records."""
+
+    def __init__(self, distribution: str = "", version: str = "") -> None:
+        self.distribution = distribution
+        self.version = version
+        self.bindings: list[Binding] = []
+
+    def __call__(self, name: str, *, suffixes: Iterable[str], methods: Mapping[str, str]) -> None:
+        """Register binding `name`, running files with `suffixes`, serving `methods`."""
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise BindingError(f"binding name {name!r} must match [a-z][a-z0-9_]*")
+        suffix_list = tuple(suffixes)
+        for suffix in suffix_list:
+            if not isinstance(suffix, str) or not suffix.startswith(".") or len(suffix) < 2:
+                raise BindingError(f"binding {name!r}: suffix {suffix!r} must look like '.lua'")
+        method_map = dict(methods)
+        if not method_map:
+            raise BindingError(f"binding {name!r} registers no methods")
+        for method, target in method_map.items():
+            if not isinstance(method, str) or not method.startswith(name + "_"):
+                raise BindingError(
+                    f"binding {name!r}: method {method!r} must start with {name + '_'!r}"
+                )
+            if not isinstance(target, str) or not _IMPORT_STRING.match(target):
+                raise BindingError(
+                    f"binding {name!r}: method {method!r} must map to 'module:function', "
+                    f"got {target!r}"
+                )
+        self.bindings.append(
+            Binding(name, suffix_list, method_map, self.distribution, self.version)
+        )
+
+
+def resolve(target: str) -> object:
+    """Import `module:attr.path` and return the attribute."""
+    module_name, _, attr_path = target.partition(":")
+    obj: object = __import__(module_name, fromlist=["_"])
+    for part in attr_path.split("."):
+        obj = getattr(obj, part)
+    return obj

@@ -1,0 +1,308 @@
+"""The one-shot child: hello, exactly one execution request, shutdown.
+
+Run as `python -I -m burrow.child --binding NAME --distribution DIST` (the parent's form: only
+that binding is loaded, found through that distribution's entry-point metadata) or with no
+options (every binding in the environment is discovered; slower, for diagnostics).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from burrow.bindings.spec import ENTRY_POINT_GROUP, Binding, Collector, resolve
+from burrow.child.context import Canceled, ExecutionContext
+from burrow.rpc.child_session import BlockingSession
+from burrow.rpc.codec import Notification, Request, Response
+from burrow.rpc.errors import ConnectionClosed, ErrorCode, ProtocolError, RpcError
+
+TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+PROTOCOL_VERSIONS = (1,)
+EXIT_OK = 0
+EXIT_PROTOCOL = 2
+
+USAGE = "usage: python -m burrow.child [--binding NAME --distribution DIST]"
+
+
+def take_stdio() -> tuple[int, int]:
+    """Move the RPC streams off fd 0/1 and point fd 1 at stderr before any extension code runs.
+
+    Afterwards `print()`, `io.write`, `console.log` or a subprocess inheriting fd 1 all write
+    to stderr (the task log), and nothing but this module can reach the protocol streams: the
+    duplicates are non-inheritable, so subprocesses of the extension do not get them either.
+    """
+    rfd = os.dup(0)
+    wfd = os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    return rfd, wfd
+
+
+class _Discovered:
+    """The bindings this child found, and why any it was asked for could not load."""
+
+    def __init__(self) -> None:
+        self.bindings: dict[str, Binding] = {}
+        self.errors: dict[str, str] = {}
+
+    def add_from(self, target: str, distribution: str, version: str, source: str) -> None:
+        """Import an entry point's target and run its `register_bindings` with a collector."""
+        collector = Collector(distribution, version)
+        try:
+            module_name, _, attr = target.partition(":")
+            plugin = resolve(target) if attr else __import__(module_name, fromlist=["_"])
+            register_bindings = getattr(plugin, "register_bindings")  # noqa: B009 - clearer error
+            register_bindings(collector)
+        except Exception as exc:  # noqa: BLE001 - a broken binding is reported, never fatal
+            self.errors[source] = f"{type(exc).__name__}: {exc}"
+            return
+        for binding in collector.bindings:
+            self.bindings[binding.name] = binding
+
+
+def discover(binding: str | None, distribution: str | None) -> _Discovered:
+    """Load exactly the requested binding, or every installed one when none is named."""
+    found = _Discovered()
+    if binding is not None and distribution is not None:
+        from burrow.bindings.locate import find_entry_point
+
+        entry = find_entry_point(distribution, ENTRY_POINT_GROUP, binding)
+        if entry is None:
+            found.errors[binding] = (
+                f"binding {binding!r} is not installed in this environment "
+                f"(no {ENTRY_POINT_GROUP} entry point {binding!r} in distribution "
+                f"{distribution!r})"
+            )
+        else:
+            found.add_from(entry.value, entry.distribution, entry.version, binding)
+            found.bindings = {k: v for k, v in found.bindings.items() if k == binding}
+        return found
+    from importlib.metadata import entry_points  # slow path: a full scan
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist is not None else ""
+        version = ep.dist.version if ep.dist is not None else ""
+        found.add_from(ep.value, dist, version, ep.name)
+    return found
+
+
+class Child:
+    """Serves one parent: the hello exchange, one execution request, then shutdown."""
+
+    def __init__(self, rfd: int, wfd: int, binding: str | None, distribution: str | None):
+        self._binding_name = binding
+        self._distribution = distribution
+        self._session = BlockingSession(rfd, wfd, on_urgent=self._urgent)
+        self._discovered: _Discovered | None = None
+        self._context: ExecutionContext | None = None
+        self._executed = False
+        self._main_thread = threading.get_ident()
+
+    def serve(self) -> int:
+        """Run the lifecycle and return the exit status."""
+        self._session.start()
+        try:
+            if not self._hello():
+                return EXIT_PROTOCOL
+            while True:
+                message = self._session.next_message()
+                if isinstance(message, Request):
+                    if message.method == "$/shutdown":
+                        self._session.send(Response(message.msgid, None, {"ok": True}))
+                        return EXIT_OK
+                    self._handle(message)
+                elif isinstance(message, Response):
+                    _warn(f"ignoring a response to msgid {message.msgid} nobody awaits")
+        except ConnectionClosed:
+            return EXIT_OK
+        except ProtocolError as exc:
+            _warn(f"protocol failure: {exc.message}")
+            return EXIT_PROTOCOL
+
+    def _hello(self) -> bool:
+        try:
+            first = self._session.next_message()
+        except ConnectionClosed:
+            return True  # EOF before anything: nothing to do, exit 0 like any EOF
+        if not isinstance(first, Request) or first.method != "$/hello":
+            _warn("the first message was not a $/hello request")
+            if isinstance(first, Request):
+                self._session.send(
+                    _error(
+                        first.msgid, ErrorCode.PROTOCOL_ERROR, "the first request must be $/hello"
+                    )
+                )
+            return False
+        params = _one_map(first.params)
+        versions = params.get("versions") if params is not None else None
+        common = [v for v in PROTOCOL_VERSIONS if isinstance(versions, list) and v in versions]
+        if not common:
+            self._session.send(
+                _error(
+                    first.msgid,
+                    ErrorCode.UNSUPPORTED_VERSION,
+                    f"this child speaks protocol versions {list(PROTOCOL_VERSIONS)}, "
+                    f"the parent offered {versions!r}",
+                    {"supported": list(PROTOCOL_VERSIONS)},
+                )
+            )
+            return False
+        assert params is not None
+        self._apply_hello(params)
+        self._discovered = discover(self._binding_name, self._distribution)
+        self._session.send(Response(first.msgid, None, self._hello_result(max(common))))
+        return True
+
+    def _apply_hello(self, params: dict[str, Any]) -> None:
+        limit = params.get("max_message_size")
+        if isinstance(limit, int) and limit > 0:
+            # Safe here: the parent sends nothing more until it has our hello answer.
+            self._session.set_max_size(limit)
+        limits = params.get("limits")
+        memory = limits.get("memory_bytes") if isinstance(limits, dict) else None
+        if isinstance(memory, int) and memory > 0:
+            import resource
+
+            # RLIMIT_DATA, not RLIMIT_AS: V8 reserves large address ranges it never touches.
+            resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+
+    def _hello_result(self, version: int) -> dict[str, Any]:
+        assert self._discovered is not None
+        bindings = {
+            b.name: {
+                "version": b.version,
+                "methods": sorted(b.methods),
+                "suffixes": list(b.suffixes),
+            }
+            for b in self._discovered.bindings.values()
+        }
+        result: dict[str, Any] = {"version": version, "pid": os.getpid(), "bindings": bindings}
+        if self._discovered.errors:
+            result["binding_errors"] = self._discovered.errors
+        return result
+
+    def _handle(self, request: Request) -> None:
+        assert self._discovered is not None
+        if request.method.startswith("$/"):
+            self._session.send(_error(request.msgid, ErrorCode.METHOD_NOT_FOUND, request.method))
+            return
+        if self._executed:
+            self._session.send(
+                _error(request.msgid, ErrorCode.INVALID_STATE, "a child serves one execution")
+            )
+            return
+        target = None
+        for binding in self._discovered.bindings.values():
+            target = binding.methods.get(request.method, target)
+        params = _one_map(request.params)
+        if target is None:
+            known = sorted(m for b in self._discovered.bindings.values() for m in b.methods)
+            self._session.send(
+                _error(
+                    request.msgid,
+                    ErrorCode.METHOD_NOT_FOUND,
+                    f"no binding in this child serves {request.method!r} (known: {known})",
+                )
+            )
+            return
+        if params is None:
+            self._session.send(
+                _error(request.msgid, ErrorCode.INVALID_PARAMS, "params must be [ {map} ]")
+            )
+            return
+        self._executed = True
+        self._session.send(self._execute(request, target, params))
+
+    def _execute(self, request: Request, target: str, params: dict[str, Any]) -> Response:
+        context = ExecutionContext(self._session, request.msgid, request.method)
+        self._context = context
+        previous = signal.signal(signal.SIGUSR1, self._interrupt)
+        try:
+            handler = resolve(target)
+            context.interruptible = True
+            result = handler(params, context)  # type: ignore[operator]
+            context.interruptible = False
+        except Canceled as exc:
+            return Response(request.msgid, exc.to_map(), None)
+        except RpcError as exc:
+            return Response(request.msgid, exc.to_map(), None)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit too: the child must answer
+            import traceback
+
+            return _error(
+                request.msgid,
+                ErrorCode.EXTENSION_ERROR,
+                f"{request.method} raised {type(exc).__name__}: {exc}",
+                {"language": "python", "traceback": traceback.format_exc()},
+            )
+        finally:
+            context.interruptible = False
+            signal.signal(signal.SIGUSR1, previous)
+        if context.canceled:
+            return Response(request.msgid, Canceled().to_map(), None)
+        if not isinstance(result, dict):
+            return _error(
+                request.msgid,
+                ErrorCode.INTERNAL_ERROR,
+                f"{request.method} returned {type(result).__name__}, not a result map",
+            )
+        return Response(request.msgid, None, result)
+
+    def _urgent(self, notification: Notification) -> None:
+        # Runs on the reader thread while the main thread may be deep in extension code.
+        if notification.method != "$/cancel":
+            return
+        context = self._context
+        params = _one_map(notification.params) or {}
+        if context is None or params.get("msgid") != context.msgid:
+            return
+        context.canceled = True
+        if context.interruptible:
+            signal.pthread_kill(self._main_thread, signal.SIGUSR1)
+
+    def _interrupt(self, signum: int, frame: object) -> None:
+        context = self._context
+        if context is not None and context.canceled and context.interruptible:
+            context.interruptible = False
+            raise Canceled()
+
+
+def _one_map(params: list[Any]) -> dict[str, Any] | None:
+    if len(params) == 1 and isinstance(params[0], dict):
+        return params[0]
+    return None
+
+
+def _error(msgid: int, code: ErrorCode, message: str, data: Any = None) -> Response:
+    return Response(msgid, RpcError(code, message, data).to_map(), None)
+
+
+def _warn(message: str) -> None:
+    os.write(2, f"burrow.child[{os.getpid()}]: {message}\n".encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m burrow.child`."""
+    args = sys.argv[1:] if argv is None else argv
+    options: dict[str, str] = {}
+    while args:
+        if args[0] in ("--binding", "--distribution") and len(args) > 1:
+            options[args[0][2:]] = args[1]
+            args = args[2:]
+        else:
+            print(USAGE, file=sys.stderr)
+            return EXIT_PROTOCOL
+    if ("binding" in options) != ("distribution" in options):
+        print(USAGE, file=sys.stderr)
+        return EXIT_PROTOCOL
+    rfd, wfd = take_stdio()
+    child = Child(rfd, wfd, options.get("binding"), options.get("distribution"))
+    return child.serve()

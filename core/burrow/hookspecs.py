@@ -1,0 +1,28 @@
+"""Burrow's plugin hooks: bindings, connectors and brains register through these.
+
+A distribution exposes a module under the entry-point group `burrow.bindings` (connectors and
+brains follow in their own groups). The module defines functions named after these hooks.
+Decorating them with `burrow.hookspecs.hookimpl` is optional: a binding's registration module
+is imported by every child, and leaving pluggy out of it keeps child start-up fast.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("burrow")
+hookimpl = pluggy.HookimplMarker("burrow")
+
+
+class RegisterBinding(Protocol):
+    """The `register` callable passed to `register_bindings`."""
+
+    def __call__(self, name: str, *, suffixes: list[str], methods: dict[str, str]) -> None:
+        """Register binding `name` for files ending in `suffixes`, serving `methods`."""
+
+
+@hookspec
+def register_bindings(register: RegisterBinding) -> None:
+    """Register language bindings: `register(name, suffixes=[...], methods={method: "mod:fn"})`."""

@@ -1,0 +1,142 @@
+"""The child's session: two raw descriptors, a reader thread and blocking requests."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+from burrow.rpc.codec import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    FrameDecoder,
+    Message,
+    Notification,
+    Request,
+    Response,
+    encode,
+)
+from burrow.rpc.errors import ConnectionClosed, ProtocolError, RpcError
+from burrow.rpc.session import MsgidAllocator, error_response
+
+TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    RequestHandler = Callable[[Request], Any]
+    NotificationHandler = Callable[[Notification], None]
+
+READ_SIZE = 64 * 1024
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte, looping over short writes (pipes accept at most their capacity)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class BlockingSession:
+    """The child's session over two raw descriptors, with a reader thread feeding an inbox."""
+
+    def __init__(
+        self,
+        rfd: int,
+        wfd: int,
+        *,
+        max_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        on_urgent: NotificationHandler | None = None,
+    ) -> None:
+        self._rfd = rfd
+        self._wfd = wfd
+        self.max_size = max_size
+        self._decoder = FrameDecoder(max_size)
+        self._inbox: queue.SimpleQueue[Message | BaseException] = queue.SimpleQueue()
+        self._write_lock = threading.Lock()
+        self._pending: dict[int, None] = {}
+        self._ids = MsgidAllocator()
+        # Urgent notifications ($/cancel) are handled on the reader thread, because the main
+        # thread may be busy in extension code and not reading the inbox.
+        self._on_urgent = on_urgent
+        self._reader = threading.Thread(
+            target=self._read_loop, name="burrow-rpc-reader", daemon=True
+        )
+
+    def set_max_size(self, max_size: int) -> None:
+        """Change the message-size limit; only between frames (the child does it at hello)."""
+        self.max_size = max_size
+        self._decoder = FrameDecoder(max_size)
+
+    def start(self) -> None:
+        """Start reading the descriptor."""
+        self._reader.start()
+
+    def _read_loop(self) -> None:
+        try:
+            while True:
+                data = os.read(self._rfd, READ_SIZE)
+                if not data:
+                    self._inbox.put(ConnectionClosed("the parent closed the stream"))
+                    return
+                for message in self._decoder.feed(data):
+                    if isinstance(message, Notification) and self._on_urgent is not None:
+                        self._on_urgent(message)
+                    self._inbox.put(message)
+        except ProtocolError as exc:
+            self._inbox.put(exc)
+        except OSError as exc:
+            self._inbox.put(ConnectionClosed(f"reading the stream failed: {exc}"))
+
+    def next_message(self) -> Message:
+        """Block for the next message; raise ConnectionClosed or ProtocolError at the end."""
+        item = self._inbox.get()
+        if isinstance(item, BaseException):
+            self._inbox.put(item)  # the stream stays ended for every later reader
+            raise item
+        return item
+
+    def send(self, message: Message) -> None:
+        """Write one whole message."""
+        data = encode(message, self.max_size)
+        with self._write_lock:
+            write_all(self._wfd, data)
+
+    def notify(self, method: str, params: list[Any]) -> None:
+        """Send a notification."""
+        self.send(Notification(method, params))
+
+    def request(
+        self,
+        method: str,
+        params: list[Any],
+        serve: RequestHandler,
+        on_notification: NotificationHandler | None = None,
+    ) -> Any:
+        """Send a request and block for its response, serving the other side meanwhile."""
+        msgid = self._ids.allocate(self._pending)
+        self._pending[msgid] = None
+        try:
+            self.send(Request(msgid, method, params))
+            while True:
+                message = self.next_message()
+                if isinstance(message, Response):
+                    if message.msgid != msgid:
+                        raise ProtocolError(f"response to unknown msgid {message.msgid}")
+                    if message.error is not None:
+                        raise RpcError.from_map(message.error)
+                    return message.result
+                if isinstance(message, Request):
+                    self.serve_one(message, serve)
+                elif on_notification is not None:
+                    on_notification(message)
+        finally:
+            self._pending.pop(msgid, None)
+
+    def serve_one(self, request: Request, serve: RequestHandler) -> None:
+        """Answer one request from the other side with its result or error."""
+        try:
+            response = Response(request.msgid, None, serve(request))
+        except Exception as exc:  # noqa: BLE001 - any failure becomes an error response
+            response = error_response(request.msgid, exc)
+        self.send(response)

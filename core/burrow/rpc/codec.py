@@ -1,0 +1,200 @@
+"""Frame codec: msgpack-RPC messages to bytes and back, with the message-size limit.
+
+msgpack is self-delimiting, so frames have no length prefix; the decoder is a streaming
+unpacker fed with whatever one `os.read` returned, and never assumes one read is one message.
+"""
+
+from __future__ import annotations
+
+import msgpack
+
+from burrow.rpc.errors import ProtocolError
+
+# The child imports this module on every start, so it avoids `typing` and `dataclasses`
+# (together several milliseconds); mypy honours a local TYPE_CHECKING constant.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+MAX_MSGID = 2**32 - 1
+
+REQUEST = 0
+RESPONSE = 1
+NOTIFICATION = 2
+
+
+class _Frame:
+    """Base of the three message shapes: immutable slots, equality and repr by field."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, repr(self._fields())))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Request(_Frame):
+    """`[0, msgid, method, params]`."""
+
+    __slots__ = ("method", "msgid", "params")
+    msgid: int
+    method: str
+    params: list[Any]
+
+    def __init__(self, msgid: int, method: str, params: list[Any]) -> None:
+        object.__setattr__(self, "msgid", msgid)
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "params", params)
+
+
+class Response(_Frame):
+    """`[1, msgid, error, result]`; `error` is None on success."""
+
+    __slots__ = ("error", "msgid", "result")
+    msgid: int
+    error: Any
+    result: Any
+
+    def __init__(self, msgid: int, error: Any, result: Any) -> None:
+        object.__setattr__(self, "msgid", msgid)
+        object.__setattr__(self, "error", error)
+        object.__setattr__(self, "result", result)
+
+
+class Notification(_Frame):
+    """`[2, method, params]`."""
+
+    __slots__ = ("method", "params")
+    method: str
+    params: list[Any]
+
+    def __init__(self, method: str, params: list[Any]) -> None:
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "params", params)
+
+
+Message: TypeAlias = "Request | Response | Notification"
+
+
+def encode(message: Message, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> bytes:
+    """Serialise one message, refusing one larger than the limit before it is written."""
+    if isinstance(message, Request):
+        obj: list[Any] = [REQUEST, message.msgid, message.method, message.params]
+    elif isinstance(message, Response):
+        obj = [RESPONSE, message.msgid, message.error, message.result]
+    else:
+        obj = [NOTIFICATION, message.method, message.params]
+    try:
+        data: bytes = msgpack.packb(obj, use_bin_type=True, datetime=False)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ProtocolError(f"cannot encode message: {exc}") from exc
+    if len(data) > max_size:
+        raise ProtocolError(
+            f"message of {len(data)} bytes exceeds the limit of {max_size} bytes",
+            {"size": len(data), "limit": max_size},
+        )
+    return data
+
+
+def _parse(obj: Any) -> Message:
+    """Check one decoded object against the three message shapes."""
+    if not isinstance(obj, list) or not obj:
+        raise ProtocolError(f"a message must be a non-empty array, got {type(obj).__name__}")
+    kind = obj[0]
+    if kind == REQUEST and len(obj) == 4:
+        _, msgid, method, params = obj
+        _check_msgid(msgid)
+        _check_method(method)
+        _check_params(params)
+        return Request(msgid, method, params)
+    if kind == RESPONSE and len(obj) == 4:
+        _, msgid, error, result = obj
+        _check_msgid(msgid)
+        return Response(msgid, error, result)
+    if kind == NOTIFICATION and len(obj) == 3:
+        _, method, params = obj
+        _check_method(method)
+        _check_params(params)
+        return Notification(method, params)
+    raise ProtocolError(f"not a request, response or notification: {obj!r:.200}")
+
+
+def _check_msgid(msgid: Any) -> None:
+    if not isinstance(msgid, int) or isinstance(msgid, bool) or not 0 <= msgid <= MAX_MSGID:
+        raise ProtocolError(f"msgid must be an unsigned 32-bit integer, got {msgid!r:.50}")
+
+
+def _check_method(method: Any) -> None:
+    if not isinstance(method, str) or not method:
+        raise ProtocolError(f"method must be a non-empty string, got {method!r:.50}")
+
+
+def _check_params(params: Any) -> None:
+    if not isinstance(params, list):
+        raise ProtocolError(f"params must be an array, got {type(params).__name__}")
+
+
+_FEED_SLICE = 64 * 1024
+
+
+class FrameDecoder:
+    """Streaming decoder: feed it bytes as they arrive, get whole messages out."""
+
+    def __init__(self, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> None:
+        self.max_size = max_size
+        # The buffer may hold one frame still being assembled plus one feed slice, so an
+        # oversized frame fails as soon as it crosses the limit instead of after it was read
+        # whole; the exact size of each complete frame is checked with tell() below.
+        self._unpacker = msgpack.Unpacker(
+            raw=False,
+            max_buffer_size=max_size + _FEED_SLICE,
+            strict_map_key=False,
+            timestamp=0,
+        )
+        self._offset = 0
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Add bytes and return every message they complete, in order."""
+        messages: list[Message] = []
+        view = memoryview(data)
+        for start in range(0, len(view), _FEED_SLICE):
+            try:
+                self._unpacker.feed(view[start : start + _FEED_SLICE])
+            except msgpack.BufferFull as exc:
+                raise self._too_large() from exc
+            self._drain(messages)
+        return messages
+
+    def _too_large(self, size: int | None = None) -> ProtocolError:
+        shown = f" of {size} bytes" if size is not None else ""
+        return ProtocolError(
+            f"message{shown} exceeds the limit of {self.max_size} bytes",
+            {"limit": self.max_size, "size": size},
+        )
+
+    def _drain(self, out: list[Message]) -> None:
+        while True:
+            try:
+                obj = self._unpacker.unpack()
+            except msgpack.OutOfData:
+                return
+            except Exception as exc:  # msgpack raises several types for corrupt input
+                raise ProtocolError(f"undecodable frame: {exc}") from exc
+            end = self._unpacker.tell()
+            size, self._offset = end - self._offset, end
+            if size > self.max_size:
+                raise self._too_large(size)
+            out.append(_parse(obj))

@@ -1,0 +1,360 @@
+"""One execution in a one-shot child: spawn, hello, the request, robot calls, shutdown.
+
+Every failure of the mechanism (the child would not start, broke the protocol, crashed, hung)
+comes back as an `ExecutionResult` with TaskRetVal MechanismFail and a typed error; nothing
+escapes to the caller as an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from burrow.bindings.spec import Binding
+from burrow.constants import TaskRetVal
+from burrow.rpc.codec import DEFAULT_MAX_MESSAGE_SIZE, Notification, Request
+from burrow.rpc.errors import ErrorCode, RpcError
+from burrow.rpc.parent_session import AsyncSession
+from burrow.runner.environment import child_environment
+from burrow.runner.process import ChildProcess
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+HELLO_TIMEOUT = 5.0
+GET_CONFIG_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class RobotCall:
+    """One `robot_call` from an extension: a Robot API method, its args and options."""
+
+    method: str
+    args: list[Any]
+    options: dict[str, Any]
+
+
+class RobotCallDispatcher(Protocol):
+    """What the engine implements to serve an execution's Robot API calls."""
+
+    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
+        """Serve `call` and return its result map, or raise RpcError with a protocol code."""
+
+
+class NoRobotApi:
+    """A dispatcher for executions that get no Robot API (answers `invalid_state`)."""
+
+    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
+        """Refuse every call."""
+        raise RpcError(ErrorCode.INVALID_STATE, f"{call.method}: no Robot API in this execution")
+
+
+@dataclass(frozen=True)
+class ExecutionSpec:
+    """Everything needed to run one execution request in a fresh child."""
+
+    binding: Binding
+    method: str
+    params: dict[str, Any]
+    workdir: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # the execution phase; hello has its own
+    hello_timeout: float = HELLO_TIMEOUT
+    cancel_grace: float = 2.0  # after $/cancel, before SIGTERM to the group
+    term_grace: float = 2.0  # after SIGTERM, before SIGKILL
+    memory_limit: int | None = None  # bytes of RLIMIT_DATA in the child
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    python: str = sys.executable
+
+    @property
+    def is_get_config(self) -> bool:
+        """True for `<binding>_get_config`, during which no Robot API is served."""
+        return self.method.endswith("_get_config")
+
+
+@dataclass
+class ExecutionResult:
+    """How an execution ended: its TaskRetVal, its result map or error, and the child's traces."""
+
+    ret_val: int
+    result: dict[str, Any] | None = None
+    error: RpcError | None = None
+    exit_status: int | None = None
+    stderr_tail: str = ""
+    pid: int | None = None
+    hello: dict[str, Any] | None = None
+
+    @property
+    def config(self) -> str | None:
+        """The YAML of a `_get_config` execution."""
+        value = (self.result or {}).get("config")
+        return value if isinstance(value, str) else None
+
+
+LogSink = Callable[[int, str], None]
+
+
+def child_argv(spec: ExecutionSpec) -> list[str]:
+    """The command line of a child that loads exactly `spec.binding`."""
+    # -I: no PYTHON* variables, no user site, and the working directory (the extension's) is
+    # not on sys.path, so a file there cannot shadow a module the child imports.
+    return [
+        spec.python,
+        "-I",
+        "-m",
+        "burrow.child",
+        "--binding",
+        spec.binding.name,
+        "--distribution",
+        spec.binding.distribution,
+    ]
+
+
+class Execution:
+    """Runs one execution request in a fresh child; cancellable from outside."""
+
+    def __init__(
+        self,
+        spec: ExecutionSpec,
+        dispatcher: RobotCallDispatcher | None = None,
+        *,
+        on_log: LogSink | None = None,
+        on_stderr: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self._dispatcher = dispatcher or NoRobotApi()
+        self._on_log = on_log
+        self._on_stderr = on_stderr
+        self._stop = asyncio.Event()
+        self._stop_error: RpcError | None = None
+        self._child: ChildProcess | None = None
+        self._session: AsyncSession | None = None
+        self._exec_msgid: int | None = None
+        self._exec_future: asyncio.Future[Any] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's pid once spawned."""
+        return self._child.pid if self._child is not None else None
+
+    def cancel(self, reason: str = "cancelled by the robot", code: ErrorCode = ErrorCode.CANCELED) -> None:
+        """Stop the execution: `$/cancel`, then SIGTERM and SIGKILL to the group on our clock."""
+        if self._stop_error is None:
+            self._stop_error = RpcError(code, reason)
+        self._stop.set()
+
+    async def run(self) -> ExecutionResult:
+        """Run the execution to its end and report it; never raises for mechanism failures."""
+        result = ExecutionResult(ret_val=TaskRetVal.MechanismFail)
+        try:
+            await self._run(result)
+        except RpcError as exc:
+            result.ret_val, result.error = TaskRetVal.MechanismFail, exc
+            await self._escalate()
+        except Exception as exc:  # noqa: BLE001 - the parent must survive any failure here
+            log.exception("execution of %s failed inside the robot", self.spec.params.get("path"))
+            result.ret_val = TaskRetVal.MechanismFail
+            result.error = RpcError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+            await self._escalate()
+        finally:
+            if self._child is not None:
+                await self._child.close()
+                result.exit_status = self._child.returncode
+                result.stderr_tail = self._child.stderr.tail()
+                result.pid = self._child.pid
+            if self._session is not None:
+                self._session.close(RpcError(ErrorCode.CHILD_EXIT, "the execution is over"))
+        if result.error is not None and result.error.code == ErrorCode.CHILD_EXIT:
+            data = result.error.data if isinstance(result.error.data, dict) else {}
+            data.setdefault("stderr_tail", result.stderr_tail)
+            result.error.data = data
+        return result
+
+    async def _run(self, result: ExecutionResult) -> None:
+        spec = self.spec
+        self._child = child = await ChildProcess.spawn(
+            child_argv(spec),
+            env=child_environment(spec.env),
+            cwd=spec.workdir,
+            on_stdout=self._feed,
+            on_stderr_line=self._on_stderr,
+        )
+        self._session = AsyncSession(
+            child.write,
+            on_request=self._serve,
+            on_notification=self._notified,
+            max_size=spec.max_message_size,
+        )
+        watcher = asyncio.get_running_loop().create_task(self._watch_exit(child))
+        try:
+            result.hello = await self._phase(
+                self._session.request("$/hello", [self._hello_params()]),
+                spec.hello_timeout,
+                "$/hello",
+            )
+            self._check_hello(result.hello)
+            msgid, future = self._session.start_request(spec.method, [spec.params])
+            self._exec_msgid, self._exec_future = msgid, future
+            answer = await self._phase(future, spec.timeout, spec.method)
+            self._exec_msgid = None
+            self._accept(answer, result)
+            await self._shutdown(child)
+        finally:
+            watcher.cancel()
+
+    def _hello_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "versions": [PROTOCOL_VERSION],
+            "max_message_size": self.spec.max_message_size,
+        }
+        if self.spec.memory_limit:
+            params["limits"] = {"memory_bytes": self.spec.memory_limit}
+        return params
+
+    def _check_hello(self, hello: Any) -> None:
+        if not isinstance(hello, dict) or hello.get("version") != PROTOCOL_VERSION:
+            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"bad $/hello answer: {hello!r:.200}")
+        bindings = hello.get("bindings")
+        name = self.spec.binding.name
+        info = bindings.get(name) if isinstance(bindings, dict) else None
+        methods = info.get("methods") if isinstance(info, dict) else None
+        if not isinstance(methods, list) or self.spec.method not in methods:
+            errors = hello.get("binding_errors") or {}
+            why = errors.get(name) if isinstance(errors, dict) else None
+            raise RpcError(
+                ErrorCode.METHOD_NOT_FOUND,
+                f"the child cannot serve {self.spec.method!r}: "
+                + (why or f"binding {name!r} does not register it"),
+                {"binding_errors": errors},
+            )
+
+    def _accept(self, answer: Any, result: ExecutionResult) -> None:
+        if not isinstance(answer, dict):
+            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"{self.spec.method} answered {answer!r:.200}")
+        result.result = answer
+        if self.spec.is_get_config:
+            if not isinstance(answer.get("config"), str):
+                raise RpcError(ErrorCode.PROTOCOL_ERROR, "a _get_config result needs a 'config' string")
+            result.ret_val = TaskRetVal.Normal
+            return
+        ret_val = answer.get("ret_val")
+        if not isinstance(ret_val, int) or isinstance(ret_val, bool):
+            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"a _run result needs an int 'ret_val', got {ret_val!r}")
+        result.ret_val = ret_val
+        error = answer.get("error")
+        if error is not None:
+            result.error = RpcError.from_map(error)
+
+    async def _phase(self, awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
+        """Await one phase, bounded by its timeout and by cancel()."""
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.get_running_loop().create_task(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait({task, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        if stop in done:
+            assert self._stop_error is not None
+            raise self._stop_error
+        raise RpcError(ErrorCode.TIMEOUT, f"{what} did not answer within {timeout:g} s")
+
+    async def _shutdown(self, child: ChildProcess) -> None:
+        assert self._session is not None
+        try:
+            await asyncio.wait_for(self._session.request("$/shutdown", [{}]), 2.0)
+        except (RpcError, TimeoutError):
+            pass  # it answered the execution; a slow or rude exit is cleaned up below
+        child.close_stdin()
+        if await child.wait(2.0) is None:
+            await child.stop(self.spec.term_grace)
+
+    async def _escalate(self) -> None:
+        """After a failure or cancel: `$/cancel`, EOF, SIGTERM, SIGKILL; always reaped."""
+        child, session = self._child, self._session
+        self._stop.set()  # robot calls that still arrive are answered `interrupted`
+        if child is None or child.returncode is not None:
+            return
+        if session is not None and self._exec_msgid is not None and session.closed is None:
+            try:
+                session.notify("$/cancel", [{"msgid": self._exec_msgid}])
+            except RpcError:
+                pass  # the pipe is gone; the signals below still apply
+        child.close_stdin()
+        if await child.wait(self.spec.cancel_grace) is None:
+            await child.stop(self.spec.term_grace)
+
+    def _feed(self, data: bytes) -> None:
+        if self._session is not None:
+            self._session.feed(data)
+
+    async def _watch_exit(self, child: ChildProcess) -> None:
+        status = await child.wait()
+        await child.close()  # lets the last stdout bytes arrive before pending calls fail
+        if self._session is not None:
+            self._session.close(_child_exit(status, child.stderr.tail()))
+
+    async def _serve(self, request: Request) -> dict[str, Any]:
+        if request.method != "robot_call":
+            raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"the robot serves no method {request.method!r}")
+        if self._stop.is_set():
+            raise RpcError(ErrorCode.INTERRUPTED, "this execution is being stopped")
+        if self.spec.is_get_config or self._exec_msgid is None:
+            raise RpcError(ErrorCode.INVALID_STATE, "no Robot API is served outside a run execution")
+        params = request.params[0] if len(request.params) == 1 else None
+        method = params.get("method") if isinstance(params, dict) else None
+        args = params.get("args", []) if isinstance(params, dict) else None
+        options = params.get("options") or {} if isinstance(params, dict) else None
+        if not isinstance(method, str) or not isinstance(args, list) or not isinstance(options, dict):
+            raise RpcError(ErrorCode.INVALID_PARAMS, "robot_call params are [{method, args, options?}]")
+        try:
+            answer = await self._dispatcher.robot_call(RobotCall(method, args, options))
+        except RpcError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a Robot API bug fails the call, not the robot
+            log.exception("robot_call %s failed", method)
+            raise RpcError(ErrorCode.ROBOT_CALL_FAILED, f"{method}: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(answer, dict):
+            raise RpcError(ErrorCode.ROBOT_CALL_FAILED, f"{method} produced no result map")
+        return answer
+
+    def _notified(self, notification: Notification) -> None:
+        if notification.method != "$/log" or self._on_log is None:
+            return
+        params = notification.params[0] if len(notification.params) == 1 else None
+        if isinstance(params, dict):
+            level = params.get("level")
+            self._on_log(level if isinstance(level, int) else 2, str(params.get("message", "")))
+
+
+def _child_exit(status: int | None, stderr_tail: str) -> RpcError:
+    if status is not None and status < 0:
+        try:
+            how = f"was killed by {signal.Signals(-status).name}"
+        except ValueError:
+            how = f"was killed by signal {-status}"
+    else:
+        how = f"exited with status {status}"
+    return RpcError(
+        ErrorCode.CHILD_EXIT,
+        f"the child {how} before answering",
+        {"status": status, "stderr_tail": stderr_tail},
+    )
+
+
+async def run_execution(
+    spec: ExecutionSpec,
+    dispatcher: RobotCallDispatcher | None = None,
+    *,
+    on_log: LogSink | None = None,
+) -> ExecutionResult:
+    """Run one execution in a fresh child and return how it ended."""
+    return await Execution(spec, dispatcher, on_log=on_log).run()

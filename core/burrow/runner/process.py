@@ -1,0 +1,187 @@
+"""One child process: spawned in its own process group, stderr drained, always reaped."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from burrow.rpc.errors import ErrorCode, RpcError
+
+STDERR_KEEP = 64 * 1024
+
+
+class StderrBuffer:
+    """A bounded buffer of the child's stderr: the tail is kept, complete lines are forwarded."""
+
+    def __init__(self, on_line: Callable[[str], None] | None = None, keep: int = STDERR_KEEP):
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._size = 0
+        self._keep = keep
+        self._partial = b""
+        self._on_line = on_line
+        self.dropped = 0
+
+    def feed(self, data: bytes) -> None:
+        """Keep `data` (dropping the oldest bytes past the bound) and forward whole lines."""
+        self._chunks.append(data)
+        self._size += len(data)
+        while self._size > self._keep and len(self._chunks) > 1:
+            old = self._chunks.popleft()
+            self._size -= len(old)
+            self.dropped += len(old)
+        if self._on_line is not None:
+            lines = (self._partial + data).split(b"\n")
+            self._partial = lines.pop()[-self._keep :]
+            for line in lines:
+                self._on_line(line.decode("utf-8", "replace"))
+
+    def flush(self) -> None:
+        """Forward a last line that had no newline."""
+        if self._partial and self._on_line is not None:
+            self._on_line(self._partial.decode("utf-8", "replace"))
+        self._partial = b""
+
+    def tail(self, limit: int = 4096) -> str:
+        """The last `limit` bytes of stderr, decoded."""
+        return b"".join(self._chunks)[-limit:].decode("utf-8", "replace")
+
+
+class _Protocol(asyncio.SubprocessProtocol):
+    def __init__(self, on_stdout: Callable[[bytes], None], stderr: StderrBuffer) -> None:
+        self._on_stdout = on_stdout
+        self._stderr = stderr
+        self.exited = asyncio.get_running_loop().create_future()
+        self.stdout_closed = asyncio.get_running_loop().create_future()
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        if fd == 1:
+            self._on_stdout(data)
+        elif fd == 2:
+            self._stderr.feed(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        if fd == 1 and not self.stdout_closed.done():
+            self.stdout_closed.set_result(None)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+class ChildProcess:
+    """A spawned child with pipes on fds 0-2 and nothing else inherited."""
+
+    def __init__(
+        self,
+        transport: asyncio.SubprocessTransport,
+        protocol: _Protocol,
+        stderr: StderrBuffer,
+    ) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.stderr = stderr
+        self.pid: int = transport.get_pid()
+        # start_new_session makes the child a session and group leader: pgid == pid.
+        self.pgid = self.pid
+
+    @classmethod
+    async def spawn(
+        cls,
+        argv: Sequence[str],
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        on_stdout: Callable[[bytes], None],
+        on_stderr_line: Callable[[str], None] | None = None,
+    ) -> ChildProcess:
+        """Start `argv`; failure to start raises RpcError(child_start)."""
+        stderr = StderrBuffer(on_stderr_line)
+        loop = asyncio.get_running_loop()
+        protocol: _Protocol | None = None
+
+        def factory() -> _Protocol:
+            nonlocal protocol
+            protocol = _Protocol(on_stdout, stderr)
+            return protocol
+
+        try:
+            transport, _ = await loop.subprocess_exec(
+                factory,
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=str(cwd),
+                close_fds=True,
+                start_new_session=True,
+            )
+        except (OSError, ValueError) as exc:
+            raise RpcError(
+                ErrorCode.CHILD_START,
+                f"cannot start {argv[0]} in {cwd}: {exc}",
+                {"argv": list(argv), "cwd": str(cwd)},
+            ) from exc
+        assert protocol is not None
+        return cls(transport, protocol, stderr)
+
+    def write(self, data: bytes) -> None:
+        """Write to the child's stdin."""
+        pipe = self._transport.get_pipe_transport(0)
+        if pipe is None or pipe.is_closing():
+            raise RpcError(ErrorCode.CHILD_EXIT, "the child's stdin is closed")
+        pipe.write(data)  # type: ignore[attr-defined]
+
+    def close_stdin(self) -> None:
+        """Close the child's stdin (EOF makes a child exit 0)."""
+        pipe = self._transport.get_pipe_transport(0)
+        if pipe is not None:
+            pipe.close()
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status (negative for a signal), or None while running."""
+        return self._transport.get_returncode()
+
+    async def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the child to exit; return its status, or None on timeout."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._protocol.exited), timeout)
+        except TimeoutError:
+            return None
+        return self.returncode
+
+    def signal_group(self, signum: int) -> None:
+        """Send `signum` to the child's whole process group (grandchildren included)."""
+        try:
+            os.killpg(self.pgid, signum)
+        except ProcessLookupError:
+            pass  # the group is already gone
+        except PermissionError:
+            # Only when the group's id was recycled by someone else's process; never signal it.
+            pass
+
+    async def stop(self, term_grace: float, kill_grace: float = 5.0) -> int | None:
+        """SIGTERM the group, SIGKILL it after `term_grace`, and reap."""
+        if self.returncode is None:
+            self.signal_group(signal.SIGTERM)
+            if await self.wait(term_grace) is None:
+                self.signal_group(signal.SIGKILL)
+                await self.wait(kill_grace)
+        await self.close()
+        return self.returncode
+
+    async def close(self) -> None:
+        """Kill what is left of the group (daemonised grandchildren), then drop the pipes."""
+        self.signal_group(signal.SIGKILL)
+        # Pipes held open by a grandchild close when it dies; do not wait forever for that.
+        try:
+            await asyncio.wait_for(asyncio.shield(self._protocol.stdout_closed), 1.0)
+        except TimeoutError:
+            pass
+        self.stderr.flush()
+        self._transport.close()

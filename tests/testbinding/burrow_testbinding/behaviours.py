@@ -1,0 +1,105 @@
+"""What the test binding does, chosen by the command (args[0]) of the execution request.
+
+echo                     answer with the params it received
+calls N [METHOD]         make N robot calls (default Say), timing each; answer the results
+call METHOD ARG...       one robot call; answer its result (or its error code)
+print                    write to fd 1 through print(), os.write and a subprocess, then answer
+sleep SECONDS            sleep, then answer
+crash                    write to stderr and abort (SIGABRT)
+exit STATUS              write to stderr and exit with STATUS without answering
+grandchild               spawn a sleeping grandchild, log its pid, then hang
+oom                      allocate memory until the limit stops it
+raise                    raise an exception
+ret N                    answer ret_val N
+env                      answer the child's environment
+fds                      answer the child's open descriptors
+cwd                      answer the working directory
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from burrow.child.context import ExecutionContext
+from burrow.rpc.errors import RpcError
+
+
+def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+    """Dispatch on the command."""
+    args = [str(a) for a in params.get("args", [])]
+    command, rest = (args[0], args[1:]) if args else ("echo", [])
+    answer: dict[str, Any] = {"ret_val": 0}
+    if command == "echo":
+        answer["params"] = params
+    elif command == "calls":
+        method = rest[1] if len(rest) > 1 else "Say"
+        timings, results = [], []
+        for i in range(int(rest[0])):
+            start = time.perf_counter()
+            results.append(ctx.robot_call(method, [f"message {i}"]))
+            timings.append(time.perf_counter() - start)
+        answer.update(results=results, timings=timings)
+    elif command == "call":
+        try:
+            answer["result"] = ctx.robot_call(rest[0], rest[1:])
+        except RpcError as exc:
+            answer["error_code"] = str(exc.code)
+    elif command == "print":
+        print("stray print() output")
+        sys.stdout.flush()
+        os.write(1, b"stray os.write to fd 1\n")
+        subprocess.run(["sh", "-c", "echo stray subprocess output"], check=True)
+        answer["after"] = ctx.robot_call("Say", ["still in sync"])
+    elif command == "sleep":
+        time.sleep(float(rest[0]))
+    elif command == "crash":
+        sys.stderr.write("test binding: about to crash\n")
+        sys.stderr.flush()
+        os.abort()
+    elif command == "exit":
+        sys.stderr.write(f"test binding: exiting with {rest[0]}\n")
+        sys.stderr.flush()
+        os._exit(int(rest[0]))
+    elif command == "grandchild":
+        grandchild = subprocess.Popen(["sleep", "300"])
+        ctx.log(2, f"grandchild {grandchild.pid}")
+        time.sleep(300)
+    elif command == "oom":
+        hog = []
+        while True:
+            hog.append(bytearray(16 * 1024 * 1024))
+    elif command == "raise":
+        raise ValueError("the test binding was asked to raise")
+    elif command == "ret":
+        answer["ret_val"] = int(rest[0])
+    elif command == "env":
+        answer["env"] = dict(os.environ)
+    elif command == "fds":
+        answer["fds"] = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+        answer["fd_targets"] = {fd: _target(fd) for fd in os.listdir("/proc/self/fd")}
+    elif command == "cwd":
+        answer["cwd"] = os.getcwd()
+    else:
+        answer = {"ret_val": 2, "error": {"code": "extension_error", "message": f"unknown {command!r}"}}
+    return answer
+
+
+def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+    """Answer a fixed configuration, after checking that the Robot API is refused."""
+    try:
+        ctx.robot_call("Say", ["not allowed here"])
+        refused = ""
+    except RpcError as exc:
+        refused = str(exc.code)
+    return {"config": f"Help: test binding\nRefused: {refused}\n"}
+
+
+def _target(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return "?"
