@@ -10,7 +10,6 @@ binding that is not installed in the child's environment is therefore still refu
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
@@ -20,7 +19,9 @@ if TYPE_CHECKING:
 
 def normalize(distribution: str) -> str:
     """Normalise a distribution name the way wheel `.dist-info` folders spell it."""
-    return re.sub(r"[-_.]+", "_", distribution).lower()
+    # PEP 503 runs of -_. become one separator; without `re`, which costs the child ~5 ms.
+    parts = distribution.lower().replace("-", "_").replace(".", "_").split("_")
+    return "_".join(part for part in parts if part)
 
 
 class FoundEntryPoint:

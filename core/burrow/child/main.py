@@ -103,6 +103,9 @@ class Child:
         self._session = BlockingSession(rfd, wfd, on_urgent=self._urgent)
         self._discovered: _Discovered | None = None
         self._context: ExecutionContext | None = None
+        # $/cancel may arrive in the same read as the request it cancels, before the
+        # execution starts, so cancelled msgids are remembered, not only flagged on a context.
+        self._canceled: set[int] = set()
         self._executed = False
         self._main_thread = threading.get_ident()
 
@@ -219,7 +222,7 @@ class Child:
             )
             return
         self._executed = True
-        self._session.send(self._execute(request, target, params))
+        self._session.send_response(self._execute(request, target, params))
 
     def _execute(self, request: Request, target: str, params: dict[str, Any]) -> Response:
         context = ExecutionContext(self._session, request.msgid, request.method)
@@ -228,6 +231,8 @@ class Child:
         try:
             handler = resolve(target)
             context.interruptible = True
+            if request.msgid in self._canceled:
+                raise Canceled()
             result = handler(params, context)  # type: ignore[operator]
             context.interruptible = False
         except Canceled as exc:
@@ -260,9 +265,13 @@ class Child:
         # Runs on the reader thread while the main thread may be deep in extension code.
         if notification.method != "$/cancel":
             return
-        context = self._context
         params = _one_map(notification.params) or {}
-        if context is None or params.get("msgid") != context.msgid:
+        msgid = params.get("msgid")
+        if not isinstance(msgid, int):
+            return
+        self._canceled.add(msgid)
+        context = self._context
+        if context is None or msgid != context.msgid:
             return
         context.canceled = True
         if context.interruptible:

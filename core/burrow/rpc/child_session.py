@@ -139,4 +139,11 @@ class BlockingSession:
             response = Response(request.msgid, None, serve(request))
         except Exception as exc:  # noqa: BLE001 - any failure becomes an error response
             response = error_response(request.msgid, exc)
-        self.send(response)
+        self.send_response(response)
+
+    def send_response(self, response: Response) -> None:
+        """Send a response; one too large to encode is replaced by its error response."""
+        try:
+            self.send(response)
+        except ProtocolError as exc:
+            self.send(error_response(response.msgid, exc))

@@ -33,16 +33,22 @@ class _Frame:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     def _fields(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+        names: tuple[str, ...] = self.__slots__
+        return tuple(getattr(self, name) for name in names)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._fields() == other._fields()  # type: ignore[attr-defined]
+        return (
+            isinstance(other, _Frame)
+            and type(other) is type(self)
+            and self._fields() == other._fields()
+        )
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(self._fields())))
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        names: tuple[str, ...] = self.__slots__
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
         return f"{type(self).__name__}({fields})"
 
 

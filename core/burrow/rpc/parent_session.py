@@ -82,7 +82,10 @@ class AsyncSession:
             except Exception as exc:  # noqa: BLE001 - any failure becomes an error response
                 response = error_response(request.msgid, exc)
             if self.closed is None:
-                self.send(response)
+                try:
+                    self.send(response)
+                except ProtocolError as exc:  # e.g. a result over the size limit
+                    self.send(error_response(request.msgid, exc))
 
     def send(self, message: Message) -> None:
         """Write one whole message; an oversized one raises ProtocolError before writing."""

@@ -143,7 +143,9 @@ class Execution:
         """The child's pid once spawned."""
         return self._child.pid if self._child is not None else None
 
-    def cancel(self, reason: str = "cancelled by the robot", code: ErrorCode = ErrorCode.CANCELED) -> None:
+    def cancel(
+        self, reason: str = "cancelled by the robot", code: ErrorCode = ErrorCode.CANCELED
+    ) -> None:
         """Stop the execution: `$/cancel`, then SIGTERM and SIGKILL to the group on our clock."""
         if self._stop_error is None:
             self._stop_error = RpcError(code, reason)
@@ -157,7 +159,7 @@ class Execution:
         except RpcError as exc:
             result.ret_val, result.error = TaskRetVal.MechanismFail, exc
             await self._escalate()
-        except Exception as exc:  # noqa: BLE001 - the parent must survive any failure here
+        except Exception as exc:  # the parent must survive any failure here
             log.exception("execution of %s failed inside the robot", self.spec.params.get("path"))
             result.ret_val = TaskRetVal.MechanismFail
             result.error = RpcError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
@@ -240,12 +242,16 @@ class Execution:
         result.result = answer
         if self.spec.is_get_config:
             if not isinstance(answer.get("config"), str):
-                raise RpcError(ErrorCode.PROTOCOL_ERROR, "a _get_config result needs a 'config' string")
+                raise RpcError(
+                    ErrorCode.PROTOCOL_ERROR, "a _get_config result needs a 'config' string"
+                )
             result.ret_val = TaskRetVal.Normal
             return
         ret_val = answer.get("ret_val")
         if not isinstance(ret_val, int) or isinstance(ret_val, bool):
-            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"a _run result needs an int 'ret_val', got {ret_val!r}")
+            raise RpcError(
+                ErrorCode.PROTOCOL_ERROR, f"a _run result needs an int 'ret_val', got {ret_val!r}"
+            )
         result.ret_val = ret_val
         error = answer.get("error")
         if error is not None:
@@ -256,7 +262,9 @@ class Execution:
         task = asyncio.ensure_future(awaitable)
         stop = asyncio.get_running_loop().create_task(self._stop.wait())
         try:
-            done, _ = await asyncio.wait({task, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {task, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             stop.cancel()
         if task in done:
@@ -304,24 +312,36 @@ class Execution:
 
     async def _serve(self, request: Request) -> dict[str, Any]:
         if request.method != "robot_call":
-            raise RpcError(ErrorCode.METHOD_NOT_FOUND, f"the robot serves no method {request.method!r}")
+            raise RpcError(
+                ErrorCode.METHOD_NOT_FOUND, f"the robot serves no method {request.method!r}"
+            )
         if self._stop.is_set():
             raise RpcError(ErrorCode.INTERRUPTED, "this execution is being stopped")
         if self.spec.is_get_config or self._exec_msgid is None:
-            raise RpcError(ErrorCode.INVALID_STATE, "no Robot API is served outside a run execution")
+            raise RpcError(
+                ErrorCode.INVALID_STATE, "no Robot API is served outside a run execution"
+            )
         params = request.params[0] if len(request.params) == 1 else None
         method = params.get("method") if isinstance(params, dict) else None
         args = params.get("args", []) if isinstance(params, dict) else None
         options = params.get("options") or {} if isinstance(params, dict) else None
-        if not isinstance(method, str) or not isinstance(args, list) or not isinstance(options, dict):
-            raise RpcError(ErrorCode.INVALID_PARAMS, "robot_call params are [{method, args, options?}]")
+        if (
+            not isinstance(method, str)
+            or not isinstance(args, list)
+            or not isinstance(options, dict)
+        ):
+            raise RpcError(
+                ErrorCode.INVALID_PARAMS, "robot_call params are [{method, args, options?}]"
+            )
         try:
             answer = await self._dispatcher.robot_call(RobotCall(method, args, options))
         except RpcError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a Robot API bug fails the call, not the robot
+        except Exception as exc:  # a Robot API bug fails the call, not the robot
             log.exception("robot_call %s failed", method)
-            raise RpcError(ErrorCode.ROBOT_CALL_FAILED, f"{method}: {type(exc).__name__}: {exc}") from exc
+            raise RpcError(
+                ErrorCode.ROBOT_CALL_FAILED, f"{method}: {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(answer, dict):
             raise RpcError(ErrorCode.ROBOT_CALL_FAILED, f"{method} produced no result map")
         return answer

@@ -14,18 +14,26 @@ ret N                    answer ret_val N
 env                      answer the child's environment
 fds                      answer the child's open descriptors
 cwd                      answer the working directory
+big BYTES                answer a result of about BYTES bytes
+hang                     ignore SIGTERM and $/cancel and spin until SIGKILL
+modules                  answer which start-up-heavy modules the child had imported
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import time
-from typing import Any
 
-from burrow.child.context import ExecutionContext
-from burrow.rpc.errors import RpcError
+# Taken before this module's own imports (typing among them) to see what the child loaded.
+_MODULES_AT_IMPORT = frozenset(sys.modules)
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from burrow.child.context import ExecutionContext  # noqa: E402
+from burrow.rpc.errors import RpcError  # noqa: E402
 
 
 def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
@@ -79,12 +87,28 @@ def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
     elif command == "env":
         answer["env"] = dict(os.environ)
     elif command == "fds":
-        answer["fds"] = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
-        answer["fd_targets"] = {fd: _target(fd) for fd in os.listdir("/proc/self/fd")}
+        answer["fds"] = _fds()
+        probe = "import os; print(sorted(int(f) for f in os.listdir('/proc/self/fd')))"
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+        answer["subprocess_fds"] = out.stdout.strip()
+    elif command == "big":
+        answer["blob"] = "x" * int(rest[0])
+    elif command == "hang":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+        ctx.log(2, "hanging")
+        while True:
+            pass
+    elif command == "modules":
+        heavy = ("pluggy", "importlib.metadata", "asyncio", "typing", "dataclasses")
+        answer["modules"] = [m for m in heavy if m in _MODULES_AT_IMPORT]
     elif command == "cwd":
         answer["cwd"] = os.getcwd()
     else:
-        answer = {"ret_val": 2, "error": {"code": "extension_error", "message": f"unknown {command!r}"}}
+        answer = {
+            "ret_val": 2,
+            "error": {"code": "extension_error", "message": f"unknown {command!r}"},
+        }
     return answer
 
 
@@ -98,8 +122,17 @@ def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
     return {"config": f"Help: test binding\nRefused: {refused}\n"}
 
 
-def _target(fd: str) -> str:
+def _fds() -> dict[str, str]:
+    """Open descriptors and what they point at, without the one listing them."""
+    listing = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
     try:
-        return os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        return "?"
+        found = {}
+        for fd in os.listdir(listing):
+            if int(fd) != listing:
+                try:
+                    found[fd] = os.readlink(f"/proc/self/fd/{fd}")
+                except OSError:
+                    pass  # the duplicate listdir() made of `listing`, already closed
+        return found
+    finally:
+        os.close(listing)

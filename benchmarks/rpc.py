@@ -1,0 +1,140 @@
+"""Transport benchmark: child start-up and robot_call round trips, against a same-run baseline.
+
+    .venv/bin/python benchmarks/rpc.py [--runs 40] [--calls 2000] [--json PATH]
+
+Needs the test binding (installed by requirements-dev.txt). Machines here are noisy, so every
+figure is printed beside a baseline measured in the same run: spawning `python -I -S -c pass`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from burrow.bindings.registry import BindingRegistry
+from burrow.bindings.spec import Binding
+from burrow.rpc.parent_session import AsyncSession
+from burrow.runner.environment import child_environment
+from burrow.runner.execution import ExecutionSpec, RobotCall, child_argv, run_execution
+from burrow.runner.process import ChildProcess
+
+
+class _Answer:
+    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
+        return {"ret_val": 0}
+
+
+def baseline_spawn(runs: int) -> list[float]:
+    """Seconds from spawn to exit of `python -I -S -c pass`."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def spawn_to_hello(
+    binding: Binding, workdir: Path, runs: int, full_scan: bool
+) -> list[float]:
+    """Seconds from spawn to the `$/hello` answer, for the targeted or the full-scan child."""
+    spec = ExecutionSpec(binding, "test_run", {}, workdir)
+    argv = child_argv(spec)
+    if full_scan:
+        argv = argv[: argv.index("--binding")]
+    times = []
+    for _ in range(runs):
+        holder: dict[str, AsyncSession] = {}
+        start = time.perf_counter()
+        child = await ChildProcess.spawn(
+            argv, env=child_environment(), cwd=workdir, on_stdout=lambda d: holder["s"].feed(d)
+        )
+
+        async def refuse(request: Any) -> Any:
+            raise AssertionError
+
+        holder["s"] = session = AsyncSession(
+            child.write, on_request=refuse, on_notification=lambda n: None
+        )
+        await session.request("$/hello", [{"versions": [1]}])
+        times.append(time.perf_counter() - start)
+        await session.request("$/shutdown", [{}])
+        await child.wait(5)
+        await child.close()
+        session.close(EOFError())
+    return times
+
+
+async def whole_execution(binding: Binding, workdir: Path, runs: int) -> list[float]:
+    """Seconds for a complete trivial execution: spawn, hello, run, shutdown, reap."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = await run_execution(
+            ExecutionSpec(binding, "test_run", {"args": ["ret", "0"]}, workdir)
+        )
+        assert result.ret_val == 0, result.error
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def robot_calls(binding: Binding, workdir: Path, calls: int) -> list[float]:
+    """Per-call seconds of `calls` robot calls, timed inside the extension."""
+    spec = ExecutionSpec(binding, "test_run", {"args": ["calls", str(calls)]}, workdir)
+    result = await run_execution(spec, _Answer())
+    assert result.ret_val == 0 and result.result is not None, result.error
+    timings: list[float] = result.result["timings"]
+    return timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/rpc.json"))
+    args = parser.parse_args()
+
+    binding = BindingRegistry.discover(environ={}).bindings["test"]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        base = baseline_spawn(args.runs)
+        hello = asyncio.run(spawn_to_hello(binding, workdir, args.runs, full_scan=False))
+        scan = asyncio.run(spawn_to_hello(binding, workdir, args.runs, full_scan=True))
+        whole = asyncio.run(whole_execution(binding, workdir, args.runs))
+        calls = asyncio.run(robot_calls(binding, workdir, args.calls))
+
+    base_ms = statistics.median(base) * 1000
+    rows = [
+        ("baseline: spawn `python -I -S -c pass` to exit", statistics.median(base) * 1000, 1.0),
+        ("spawn to $/hello answered (targeted binding)", statistics.median(hello) * 1000, None),
+        ("spawn to $/hello answered (full entry-point scan)", statistics.median(scan) * 1000, None),
+        ("whole trivial execution (spawn..reap)", statistics.median(whole) * 1000, None),
+        ("robot_call round trip (from the extension)", statistics.median(calls) * 1000, None),
+    ]
+    print(f"{'measure (median)':<52} {'ms':>9} {'x baseline':>11}")
+    results = []
+    for label, ms, _ in rows:
+        ratio = ms / base_ms
+        print(f"{label:<52} {ms:>9.3f} {ratio:>11.2f}")
+        results.append(
+            {"measure": label, "median_ms": round(ms, 4), "ratio_to_baseline": round(ratio, 3)}
+        )
+    print(f"(runs={args.runs}, robot calls={args.calls}, Python {sys.version.split()[0]})")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps({"runs": args.runs, "calls": args.calls, "results": results}, indent=2) + "\n"
+    )
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

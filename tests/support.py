@@ -1,0 +1,99 @@
+"""Helpers shared by the tests: real children driven frame by frame, a Robot API double."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from burrow.rpc.codec import FrameDecoder, Message, Request, Response, encode
+from burrow.runner.execution import RobotCall
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on a fresh event loop (no pytest-asyncio needed)."""
+    return asyncio.run(coro)
+
+
+class RecordingDispatcher:
+    """A Robot API double for transport tests: records calls, answers `{"ret_val": 0}`."""
+
+    def __init__(self, fail_with: Exception | None = None) -> None:
+        self.calls: list[RobotCall] = []
+        self.fail_with = fail_with
+
+    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
+        self.calls.append(call)
+        if self.fail_with is not None:
+            raise self.fail_with
+        return {"ret_val": 0, "method": call.method, "args": call.args}
+
+
+class RawChild:
+    """A real child driven frame by frame, for handshake and lifecycle tests."""
+
+    def __init__(self, *argv: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "burrow.child", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._decoder = FrameDecoder()
+        self._buffered: list[Message] = []
+
+    def send(self, message: Message) -> None:
+        self.send_bytes(encode(message))
+
+    def send_bytes(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def receive(self) -> Message:
+        assert self.proc.stdout is not None
+        while not self._buffered:
+            data = os.read(self.proc.stdout.fileno(), 65536)
+            if not data:
+                raise EOFError("the child closed stdout")
+            self._buffered.extend(self._decoder.feed(data))
+        return self._buffered.pop(0)
+
+    def request(self, msgid: int, method: str, params: dict[str, Any]) -> Response:
+        self.send(Request(msgid, method, [params]))
+        message = self.receive()
+        assert isinstance(message, Response), message
+        return message
+
+    def hello(self) -> Response:
+        return self.request(0, "$/hello", {"versions": [1]})
+
+    def close_stdin(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+
+    def wait(self, timeout: float = 10.0) -> int:
+        return self.proc.wait(timeout)
+
+    def stderr(self) -> str:
+        assert self.proc.stderr is not None
+        return self.proc.stderr.read().decode()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+TEST_BINDING_DIST = "burrowbot-testbinding"
+TEST_CHILD_ARGS = ("--binding", "test", "--distribution", TEST_BINDING_DIST)
