@@ -1,0 +1,553 @@
+"""The one schema of a robot's configuration: ``robot.yaml`` and the per-plugin and per-job files.
+
+Field names are snake_case in Python; the YAML keys are Gopherbot's PascalCase names (made by
+the alias generator, with explicit aliases where Gopherbot's spelling differs), so a Gopherbot
+robot's configuration carries over. Every default lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_pascal
+
+from burrow.engine.config.durations import parse_duration
+
+__all__ = [
+    "BotInfo",
+    "InputMatcher",
+    "InvalidValue",
+    "Issue",
+    "JobConfig",
+    "JobTimeOuts",
+    "JobTrigger",
+    "KeyPath",
+    "Parameter",
+    "ParameterSet",
+    "PluginConfig",
+    "PluginTimeOuts",
+    "RobotConfig",
+    "RobotTimeOuts",
+    "ScheduledJob",
+    "TaskSpec",
+    "TaskTimeOuts",
+    "UserInfo",
+    "job_issues",
+    "plugin_issues",
+    "robot_issues",
+]
+
+KeyPath = tuple[str | int, ...]
+
+
+class InvalidValue(ValueError):
+    """A value that fails validation, carrying a hint that tells the operator how to fix it."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class Issue(NamedTuple):
+    """A broken rule at a key path of a validated configuration, with how to fix it."""
+
+    path: KeyPath
+    message: str
+    hint: str = ""
+
+
+class _Model(BaseModel):
+    """Base of every configuration model: Gopherbot key names, unknown keys rejected."""
+
+    # Unknown keys are errors because a misspelt security list that is silently ignored grants
+    # access nobody meant to grant. Numbers become strings so `Channel: 2024` or a numeric
+    # UserID works as it does in Go's YAML decoder.
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_pascal,
+        frozen=True,
+        coerce_numbers_to_str=True,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        """Treat a key with an empty value as absent, as Go's YAML decoder does."""
+        # `Users:` with nothing under it is common in hand-edited YAML and means "none".
+        # Unknown keys are kept even when empty so that they are still reported.
+        if isinstance(data, dict):
+            known = {info.alias for info in cls.model_fields.values()}
+            return {k: v for k, v in data.items() if v is not None or k not in known}
+        return data
+
+
+# --- field types -------------------------------------------------------------------------
+
+
+def _duration(value: object) -> float:
+    """Validate a timeout given as a Go duration string or integer nanoseconds."""
+    hint = "write a Go duration such as '7m', '1h30m' or '500ms'"
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidValue(f"expected a duration, got {value!r}", hint)
+    try:
+        seconds = parse_duration(value)
+    except ValueError as error:
+        raise InvalidValue(str(error), hint) from None
+    if seconds <= 0:
+        raise InvalidValue(f"a timeout must be longer than zero, got {value!r}", hint)
+    return seconds
+
+
+def _regex(pattern: str) -> str:
+    """Check that a regular expression compiles with Python's re."""
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise InvalidValue(
+                str(error), "fix the regular expression (Burrow uses Python's re syntax)"
+            ) from None
+    return pattern
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def _task_name(name: str) -> str:
+    """Check a plugin, job, task, namespace or parameter set name."""
+    if not _NAME.fullmatch(name):
+        raise InvalidValue(
+            f"{name!r} is not a valid name",
+            "start with a letter, then use only letters, digits, '_' and '-'",
+        )
+    if name == "bot":
+        raise InvalidValue("'bot' is reserved for the robot itself", "choose another name")
+    return name
+
+
+def _extension_path(value: object) -> object:
+    """Reject an empty Path, which would otherwise resolve to the robot directory itself."""
+    if value == "":
+        raise InvalidValue("Path is empty", "give the extension's file, e.g. plugins/weather.lua")
+    return value
+
+
+def _lowercase(value: object) -> object:
+    """Accept log levels in any case, as Gopherbot does."""
+    return value.lower() if isinstance(value, str) else value
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+Regex = Annotated[str, AfterValidator(_regex)]
+TaskName = Annotated[str, AfterValidator(_task_name)]
+MessageFormat = Literal["Raw", "Fixed", "Variable", "BasicMarkdown"]
+LogLevel = Annotated[
+    Literal["trace", "debug", "info", "audit", "warn", "error", "fatal"],
+    BeforeValidator(_lowercase),
+]
+CatchAllMode = Literal["alias", "name", "direct", "hidden"]
+
+_ALIAS_CHARACTERS = "&!;:-%#@~<>*+^$?\\[]{}"
+
+
+# --- timeouts ----------------------------------------------------------------------------
+
+
+class TaskTimeOuts(_Model):
+    """A task's own ``TimeOuts``; unset values fall back to the robot's, in seconds."""
+
+    warn: Duration | None = None
+    kill: Duration | None = None
+
+
+class PluginTimeOuts(_Model):
+    """Robot-wide plugin timeouts in seconds: warn after 7 minutes, kill after 14."""
+
+    warn: Duration = 7 * 60.0
+    kill: Duration = 14 * 60.0
+
+
+class JobTimeOuts(_Model):
+    """Robot-wide job timeouts in seconds: warn after an hour, kill after two."""
+
+    warn: Duration = 60 * 60.0
+    kill: Duration = 2 * 60 * 60.0
+
+
+class RobotTimeOuts(_Model):
+    """The robot's ``TimeOuts`` for plugins and jobs."""
+
+    plugin: PluginTimeOuts = PluginTimeOuts()
+    job: JobTimeOuts = JobTimeOuts()
+
+
+# --- robot.yaml --------------------------------------------------------------------------
+
+
+class BotInfo(_Model):
+    """The robot's own identity."""
+
+    user_name: str = ""
+    email: str = ""
+    full_name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
+class UserInfo(_Model):
+    """One entry of the ``UserRoster``."""
+
+    user_name: str
+    user_id: str = Field("", alias="UserID")
+    email: str = ""
+    full_name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    bot_user: bool = False
+
+
+class Parameter(_Model):
+    """A name/value pair given to a task as a parameter (an environment variable by default)."""
+
+    name: str
+    value: str = ""
+
+
+class ParameterSet(_Model):
+    """A named set of parameters, used for ``NameSpaces`` and ``ParameterSets``."""
+
+    description: str = ""
+    parameters: list[Parameter] = []
+
+
+class TaskSpec(_Model):
+    """The declaration of an external plugin, job or task in ``robot.yaml``."""
+
+    path: Annotated[Path, BeforeValidator(_extension_path)]
+    description: str = ""
+    name_space: str = ""
+    parameter_sets: list[str] = []
+    disabled: bool = False
+    homed: bool = False
+    privileged: bool = False
+    parameters: list[Parameter] = []
+
+
+class ScheduledJob(_Model):
+    """A job started on a cron schedule, or once at start-up with ``@init``."""
+
+    name: str
+    schedule: str
+    command: str = ""
+    arguments: list[str] = []
+
+    @field_validator("schedule")
+    @classmethod
+    def _five_fields_or_init(cls, schedule: str) -> str:
+        """Check the shape of the schedule; the scheduler parses the fields themselves."""
+        if schedule.strip() != "@init" and len(schedule.split()) != 5:
+            raise InvalidValue(
+                f"{schedule!r} is neither a 5-field cron expression nor @init",
+                "write minute hour day-of-month month day-of-week, e.g. '0 8 * * 1-5'",
+            )
+        return schedule.strip()
+
+
+class RobotConfig(_Model):
+    """The whole of ``conf/robot.yaml``; an empty file is a valid terminal robot."""
+
+    bot_info: BotInfo = BotInfo()
+    alias: str = ""
+    admin_users: list[str] = []
+    admin_contact: str = ""
+    user_roster: list[UserInfo] = []
+    default_channels: list[str] = []
+    default_job_channel: str = ""
+    ignore_users: list[str] = []
+    ignore_unlisted_users: bool = False
+    hear_self: bool = False
+    secure_parameters: bool = False
+    default_message_format: MessageFormat = "BasicMarkdown"
+    default_elevator: str = ""
+    default_authorizer: str = ""
+    work_space: str = ""
+    log_level: LogLevel = "info"
+    primary_protocol: str = "terminal"
+    protocol_config: dict[str, dict[str, Any]] = {}
+    brain: str = "sqlite"
+    brain_config: dict[str, Any] = {}
+    external_plugins: dict[TaskName, TaskSpec] = {}
+    external_jobs: dict[TaskName, TaskSpec] = {}
+    external_tasks: dict[TaskName, TaskSpec] = {}
+    name_spaces: dict[TaskName, ParameterSet] = {}
+    parameter_sets: dict[TaskName, ParameterSet] = {}
+    scheduled_jobs: list[ScheduledJob] = []
+    time_outs: RobotTimeOuts = RobotTimeOuts()
+    time_zone: str = ""
+    ready_message: str = ""
+
+    @field_validator("alias")
+    @classmethod
+    def _one_alias_character(cls, alias: str) -> str:
+        """Check that the alias is one of the characters Gopherbot allows."""
+        if alias and (len(alias) != 1 or alias not in _ALIAS_CHARACTERS):
+            raise InvalidValue(
+                f"{alias!r} is not a valid alias",
+                f"use one character of {_ALIAS_CHARACTERS} (quote it in YAML)",
+            )
+        return alias
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        """Check the time zone against the IANA database."""
+        if name:
+            try:
+                zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise InvalidValue(
+                    f"unknown time zone {name!r}", "use an IANA name such as 'Europe/Berlin'"
+                ) from None
+        return name
+
+
+# --- plugin and job files ----------------------------------------------------------------
+
+
+class InputMatcher(_Model):
+    """A regular expression (or simple matcher) with the command and help it stands for."""
+
+    regex: Regex = ""
+    simple_matcher: str = ""
+    command: str = ""
+    label: str = ""
+    usage: str = ""
+    summary: str = ""
+    details: str = ""
+    examples: list[str] = []
+    keywords: list[str] = []
+    channel_only: bool = False
+    contexts: list[str] = []
+
+    @field_validator("command")
+    @classmethod
+    def _not_reserved(cls, command: str) -> str:
+        """Reject commands with a leading underscore, which name engine callbacks."""
+        if command.startswith("_"):
+            raise InvalidValue(
+                f"command {command!r} starts with '_', which is reserved for engine callbacks"
+                " such as _configure and _init",
+                "rename the command",
+            )
+        return command
+
+
+class JobTrigger(_Model):
+    """A message that starts a job when a given user says it in a given channel."""
+
+    regex: Regex = ""
+    user: str = ""
+    channel: str = ""
+
+
+class _TaskConfig(_Model):
+    """Keys common to plugin and job files."""
+
+    channel: str = ""
+    require_admin: bool = False
+    users: list[str] = []
+    elevator: str = ""
+    authorizer: str = ""
+    auth_require: str = ""
+    reply_matchers: list[InputMatcher] = []
+    config: Any = None
+    time_outs: TaskTimeOuts = TaskTimeOuts()
+    disabled: bool = False
+
+
+class PluginConfig(_TaskConfig):
+    """A plugin's configuration: its default merged with ``conf/plugins/NAME.yaml``."""
+
+    channels: list[str] = []
+    all_channels: bool = False
+    admin_commands: list[str] = []
+    elevated_commands: list[str] = []
+    elevate_immediate_commands: list[str] = []
+    authorized_commands: list[str] = []
+    authorize_all_commands: bool = False
+    allowed_private_commands: list[str] = []
+    required_private_commands: list[str] = []
+    require_all_commands_private: bool = False
+    restrict_private_channels: bool = False
+    commands: list[InputMatcher] = []
+    message_matchers: list[InputMatcher] = []
+    ambient_match_command: bool = False
+    catch_all: bool = False
+    catch_all_modes: list[CatchAllMode] = []
+    match_unlisted: bool = False
+
+
+class JobConfig(_TaskConfig):
+    """A job's configuration: its default merged with ``conf/jobs/NAME.yaml``."""
+
+    quiet: bool = False
+    keep_logs: int = 0
+    triggers: list[JobTrigger] = []
+    arguments: list[InputMatcher] = []
+
+
+# --- rules across keys -------------------------------------------------------------------
+
+
+def robot_issues(robot: RobotConfig) -> list[Issue]:
+    """Return the rules ``robot.yaml`` breaks across keys: unique names, known references."""
+    issues: list[Issue] = []
+    tasks = {
+        "ExternalPlugins": robot.external_plugins,
+        "ExternalJobs": robot.external_jobs,
+        "ExternalTasks": robot.external_tasks,
+    }
+    sets = {"NameSpaces": robot.name_spaces, "ParameterSets": robot.parameter_sets}
+    declared_in: dict[str, str] = {}
+    sections: list[tuple[str, Mapping[str, object]]] = [*tasks.items(), *sets.items()]
+    for section, names in sections:
+        for name in names:
+            if name in declared_in:
+                issues.append(
+                    Issue(
+                        (section, name),
+                        f"{name!r} is already declared in {declared_in[name]}",
+                        "plugins, jobs, tasks, namespaces and parameter sets share one set of"
+                        " names; rename one of them",
+                    )
+                )
+            else:
+                declared_in[name] = section
+    for section, specs in tasks.items():
+        for name, spec in specs.items():
+            if spec.name_space and spec.name_space not in robot.name_spaces:
+                issues.append(
+                    Issue(
+                        (section, name, "NameSpace"),
+                        f"namespace {spec.name_space!r} is not declared",
+                        "declare it under NameSpaces or correct the name",
+                    )
+                )
+            for index, set_name in enumerate(spec.parameter_sets):
+                if set_name not in robot.parameter_sets:
+                    issues.append(
+                        Issue(
+                            (section, name, "ParameterSets", index),
+                            f"parameter set {set_name!r} is not declared",
+                            "declare it under ParameterSets or correct the name",
+                        )
+                    )
+    return issues
+
+
+def plugin_issues(plugin: PluginConfig) -> list[Issue]:
+    """Return the rules a plugin configuration breaks across keys."""
+    issues = _matcher_issues("Commands", plugin.commands, needs=("Command",), simple=True)
+    issues += _matcher_issues(
+        "MessageMatchers", plugin.message_matchers, needs=("Command", "Regex")
+    )
+    issues += _reply_matcher_issues(plugin.reply_matchers)
+    commands = {m.command for m in [*plugin.commands, *plugin.message_matchers]}
+    security_lists = {
+        "AdminCommands": plugin.admin_commands,
+        "ElevatedCommands": plugin.elevated_commands,
+        "ElevateImmediateCommands": plugin.elevate_immediate_commands,
+        "AuthorizedCommands": plugin.authorized_commands,
+        "AllowedPrivateCommands": plugin.allowed_private_commands,
+        "RequiredPrivateCommands": plugin.required_private_commands,
+    }
+    for section, names in security_lists.items():
+        for index, name in enumerate(names):
+            if name == "*" and section == "AllowedPrivateCommands":
+                continue
+            if name not in commands:
+                known = ", ".join(sorted(commands)) or "none defined"
+                issues.append(
+                    Issue(
+                        (section, index),
+                        f"{name!r} is not a command of this plugin",
+                        f"use a Command from Commands or MessageMatchers ({known})",
+                    )
+                )
+    return issues
+
+
+def job_issues(job: JobConfig) -> list[Issue]:
+    """Return the rules a job configuration breaks across keys."""
+    issues = _reply_matcher_issues(job.reply_matchers)
+    issues += _matcher_issues("Arguments", job.arguments, needs=("Label", "Regex"))
+    for index, trigger in enumerate(job.triggers):
+        if not trigger.regex:
+            issues.append(
+                Issue(("Triggers", index, "Regex"), "a trigger needs a Regex", "add Regex")
+            )
+    return issues
+
+
+def _reply_matcher_issues(matchers: list[InputMatcher]) -> list[Issue]:
+    """Check reply matchers, whose capitalised labels are reserved for the stock ones."""
+    issues = _matcher_issues("ReplyMatchers", matchers, needs=("Label", "Regex"))
+    for index, matcher in enumerate(matchers):
+        if matcher.label[:1].isupper():
+            issues.append(
+                Issue(
+                    ("ReplyMatchers", index, "Label"),
+                    f"label {matcher.label!r} starts with a capital letter, which is reserved"
+                    " for the robot's stock reply matchers",
+                    "start the label with a lower-case letter",
+                )
+            )
+    return issues
+
+
+def _matcher_issues(
+    section: str, matchers: list[InputMatcher], needs: tuple[str, ...], simple: bool = False
+) -> list[Issue]:
+    """Check that each matcher of a section has what that section requires."""
+    issues: list[Issue] = []
+    for index, matcher in enumerate(matchers):
+        for key in needs:
+            # The required keys (Command, Label, Regex) are single words: alias == field.title().
+            if not getattr(matcher, key.lower()):
+                issues.append(Issue((section, index, key), f"missing {key}", f"add {key}"))
+        if simple:
+            if matcher.regex and matcher.simple_matcher:
+                issues.append(
+                    Issue(
+                        (section, index, "SimpleMatcher"),
+                        "Regex and SimpleMatcher are mutually exclusive",
+                        "keep one of them",
+                    )
+                )
+            elif not matcher.regex and not matcher.simple_matcher:
+                issues.append(
+                    Issue((section, index, "Regex"), "missing Regex", "add Regex or SimpleMatcher")
+                )
+        elif matcher.simple_matcher:
+            issues.append(
+                Issue(
+                    (section, index, "SimpleMatcher"),
+                    "SimpleMatcher is only allowed in Commands",
+                    "write a Regex instead",
+                )
+            )
+    return issues
