@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from burrow import __version__
 
@@ -48,10 +52,85 @@ def _cmd_bindings(args: argparse.Namespace) -> int:
                 "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
             )
     for error in registry.errors:
-        print(
-            f"failed to load binding {error.entry_point!r} ({error.distribution or '?'}): {error.error}"
-        )
+        source = error.distribution or "?"
+        print(f"failed to load binding {error.entry_point!r} ({source}): {error.error}")
     return 0
+
+
+def _setup_logging(state_dir: Path, verbose: bool) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [
+        logging.FileHandler(state_dir / "robot.log", encoding="utf-8")
+    ]
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handlers.append(console)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+    )
+
+
+async def _run_robot(robot_dir: Path, state_dir: Path | None) -> int:
+    from burrow.connectors import connector_factories
+    from burrow.connectors.terminal import history_file
+    from burrow.engine.config import ConfigError
+    from burrow.engine.robot import Robot
+
+    robot = Robot(robot_dir, state_dir=state_dir)
+    try:
+        await robot.load()
+    except ConfigError as exc:
+        print(f"burrow: the robot cannot start: {exc}", file=sys.stderr)
+        return 2
+    for name, why in robot.catalog.problems().items():
+        print(f"burrow: {name} is disabled: {why}", file=sys.stderr)
+    protocol = robot.config.primary_protocol
+    factories = connector_factories()
+    if protocol not in factories:
+        print(
+            f"burrow: PrimaryProtocol {protocol!r} has no connector; "
+            f"installed: {sorted(factories)}",
+            file=sys.stderr,
+        )
+        return 2
+    config = dict(robot.config.protocol_config.get(protocol, {}))
+    if protocol == "terminal":
+        config.setdefault("HistoryFile", str(history_file(robot.state_dir)))
+    await robot.start({protocol: factories[protocol](config)})
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, robot.request_stop)
+    await robot.wait_stopped()
+    await robot.stop()
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    robot_dir = Path(args.robot_dir)
+    state_dir = Path(args.state) if args.state else robot_dir / "state"
+    _setup_logging(state_dir, args.verbose)
+    return asyncio.run(_run_robot(robot_dir, state_dir))
+
+
+def _cmd_transcript(args: argparse.Namespace) -> int:
+    from burrow.engine.config import ConfigError
+    from burrow.transcript import TranscriptError, load_suite, play, report
+
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.ERROR)
+    status = 0
+    for path in map(Path, args.suites):
+        try:
+            suite = load_suite(path)
+            results = asyncio.run(play(Path(args.robot_dir), suite))
+        except (TranscriptError, ConfigError) as exc:
+            print(f"burrow transcript: {exc}", file=sys.stderr)
+            return 2
+        text, passed = report(path, results)
+        print(text)
+        status = status or (0 if passed else 1)
+    return status
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -63,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `burrow`."""
     parser = argparse.ArgumentParser(prog="burrow", description="Burrow, a polyglot chatops robot.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="start a robot (default: the one in the current folder)")
+    run.add_argument(
+        "robot_dir",
+        nargs="?",
+        default=".",
+        metavar="ROBOT_DIR",
+        help="folder holding conf/robot.yaml (none: embedded defaults)",
+    )
+    run.add_argument("--state", metavar="DIR", help="state folder (default: ROBOT_DIR/state)")
+    run.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
+    run.set_defaults(handler=_cmd_run)
+
+    transcript = commands.add_parser(
+        "transcript", help="play conversation transcripts against a robot"
+    )
+    transcript.add_argument("robot_dir", metavar="ROBOT_DIR")
+    transcript.add_argument("suites", nargs="+", metavar="SUITE.yaml")
+    transcript.add_argument("-v", "--verbose", action="store_true")
+    transcript.set_defaults(handler=_cmd_transcript)
 
     bindings = commands.add_parser("bindings", help="list the installed language bindings")
     bindings.add_argument("--json", action="store_true", help="machine-readable output")

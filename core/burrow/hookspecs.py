@@ -26,3 +26,8 @@ class RegisterBinding(Protocol):
 @hookspec
 def register_bindings(register: RegisterBinding) -> None:
     """Register language bindings: `register(name, suffixes=[...], methods={method: "mod:fn"})`."""
+
+
+@hookspec
+def register_connectors(register: object) -> None:
+    """Register connectors: `register(name, factory)`; factory(protocol_config) -> Connector."""

@@ -139,7 +139,7 @@ def test_register_validates_what_a_binding_registers(name, kwargs, message) -> N
 
 def test_binding_for_a_path_is_chosen_by_suffix(registry) -> None:
     assert registry.for_path("/robot/plugins/hello.test").name == "test"
-    with pytest.raises(BindingError, match="no installed binding runs 'hello.cob'"):
+    with pytest.raises(BindingError, match=r"no installed binding runs 'hello\.cob'"):
         registry.for_path("/robot/plugins/hello.cob")
 
 

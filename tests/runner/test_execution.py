@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support import RecordingDispatcher, run
 
 from burrow.bindings.spec import Binding
 from burrow.constants import TaskRetVal
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.environment import PASSED_THROUGH
 from burrow.runner.execution import Execution, ExecutionSpec
+from support import RecordingDispatcher, run
 
 
 def _gone(pid: int) -> bool:

@@ -1,4 +1,19 @@
-"""What the test binding does, chosen by the command (args[0]) of the execution request.
+"""What the test binding does.
+
+An extension file with content is a *script* (YAML), so engine tests can write real extensions
+without a language interpreter:
+
+    config: |                  # the default configuration `_get_config` answers
+      Commands: [{Command: echo, Regex: 'echo (.*)'}]
+    commands:                  # steps per command (args[0]); "*" for any other
+      echo:
+        - [Say, "you said {args[1]}"]     # a robot call; str.format with args, bot, cwd, env
+        - {call: [GetParameter, X], as: p}          # keep the result as {p[string]}
+        - {call: [Say, "{p[string]}"], options: {threaded: true}}
+        - {sleep: 0.5}
+        - {return: 1}                               # the TaskRetVal (default 0)
+
+Without a script, the command (args[0]) of the execution request chooses a transport behaviour:
 
 echo                     answer with the params it received
 calls N [METHOD]         make N robot calls (default Say), timing each; answer the results
@@ -36,8 +51,63 @@ from burrow.child.context import ExecutionContext  # noqa: E402
 from burrow.rpc.errors import RpcError  # noqa: E402
 
 
+def _script(params: dict[str, Any]) -> dict[str, Any] | None:
+    path = params.get("path")
+    if not path or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return None
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle)
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _run_script(
+    script: dict[str, Any], params: dict[str, Any], ctx: ExecutionContext
+) -> dict[str, Any]:
+    args = [str(a) for a in params.get("args", [])]
+    commands = script.get("commands") or {}
+    steps = commands.get(args[0] if args else "", commands.get("*", []))
+    saved: dict[str, Any] = {}
+    fields = {
+        "args": args,
+        "bot": params.get("bot", {}),
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+    }
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.format(**fields, **saved)
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    for step in steps:
+        if isinstance(step, list):
+            step = {"call": step}
+        if "call" in step:
+            method, *call_args = fill(step["call"])
+            try:
+                result = ctx.robot_call(method, call_args, step.get("options"))
+            except RpcError as exc:
+                result = {"error": str(exc.code)}
+            if "as" in step:
+                saved[step["as"]] = result
+        elif "sleep" in step:
+            time.sleep(float(step["sleep"]))
+        elif "fail" in step:
+            raise RuntimeError(fill(step["fail"]))
+        elif "return" in step:
+            return {"ret_val": int(step["return"])}
+    return {"ret_val": 0}
+
+
 def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
-    """Dispatch on the command."""
+    """Run a script extension, or dispatch on the command."""
+    script = _script(params)
+    if script is not None:
+        return _run_script(script, params, ctx)
     args = [str(a) for a in params.get("args", [])]
     command, rest = (args[0], args[1:]) if args else ("echo", [])
     answer: dict[str, Any] = {"ret_val": 0}
@@ -113,7 +183,10 @@ def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
 
 
 def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
-    """Answer a fixed configuration, after checking that the Robot API is refused."""
+    """Answer the script's configuration, or a fixed one after checking the Robot API is refused."""
+    script = _script(params)
+    if script is not None:
+        return {"config": str(script.get("config") or "")}
     try:
         ctx.robot_call("Say", ["not allowed here"])
         refused = ""

@@ -271,7 +271,7 @@ class RobotConfig(_Model):
     """The whole of ``conf/robot.yaml``; an empty file is a valid terminal robot."""
 
     bot_info: BotInfo = BotInfo()
-    alias: str = ""
+    alias: str = ";"
     admin_users: list[str] = []
     admin_contact: str = ""
     user_roster: list[UserInfo] = []

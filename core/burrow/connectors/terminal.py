@@ -1,0 +1,156 @@
+"""The terminal connector: chat with the robot from a shell, as any user, in any channel.
+
+Lines starting with `|` are connector commands:
+  |c<channel>   switch channel (`|c` alone: direct messages with the robot)
+  |u<user>      switch user
+  |t[<id>]      toggle threading, or join thread <id>
+  |h            this help
+  |q            quit (so does Ctrl-D)
+A line starting with `/` is a hidden command (`/;ping`). On a terminal you get line editing
+and history (kept in the robot's state folder); with piped input, lines are read as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from burrow.connectors.base import Connector, ConnectorHost, IncomingMessage, OutgoingMessage
+from burrow.constants import RetVal
+
+HELP = __doc__.split("\n\n", 1)[1] if __doc__ else ""
+
+
+class TerminalConnector(Connector):
+    """Reads lines from stdin, prints what the robot says to stdout."""
+
+    protocol = "terminal"
+    supports_hidden = True
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ):
+        super().__init__(config)
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self.user = str(config.get("StartUser") or "")
+        self.channel = str(config.get("StartChannel", "general"))
+        self.thread = ""
+        self._ids = itertools.count(1)
+        self._stopped = asyncio.Event()
+        self._history = config.get("HistoryFile")
+
+    async def run(self, host: ConnectorHost) -> None:
+        """Read lines until EOF or `|q`."""
+        if not self.user:
+            roster = host.identity.users
+            self.user = roster[0].name if roster else "alice"
+        self._print(
+            f"Terminal connector: you are {self.user} in #{self.channel or '(dm)'}; '|h' for help."
+        )
+        reader = self._interactive() if self._stdin.isatty() else self._piped()
+        async for line in reader:
+            if self._stopped.is_set() or not await self._handle(host, line):
+                return
+
+    async def _piped(self) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        while not self._stopped.is_set():
+            line = await loop.run_in_executor(None, self._stdin.readline)
+            if not line:
+                return
+            yield line.rstrip("\n")
+
+    async def _interactive(self) -> AsyncIterator[str]:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+        from prompt_toolkit.patch_stdout import patch_stdout
+
+        history = FileHistory(str(self._history)) if self._history else InMemoryHistory()
+        session: PromptSession[str] = PromptSession(history=history)
+        with patch_stdout():
+            while not self._stopped.is_set():
+                try:
+                    line = await session.prompt_async(self._prompt())
+                except (EOFError, KeyboardInterrupt):
+                    return
+                yield line
+
+    def _prompt(self) -> str:
+        where = f"#{self.channel}" if self.channel else "(dm)"
+        thread = f"({self.thread})" if self.thread else ""
+        return f"{self.user}@{where}{thread}> "
+
+    async def _handle(self, host: ConnectorHost, line: str) -> bool:
+        if line.startswith("|"):
+            return self._command(line[1:])
+        hidden = line.startswith("/")
+        text = line[1:] if hidden else line
+        if not text.strip():
+            return True
+        message_id = f"{next(self._ids):04x}"
+        threaded = bool(self.thread) and bool(self.channel)
+        await host.incoming(
+            IncomingMessage(
+                protocol=self.protocol,
+                user=self.user,
+                user_id=f"u-{self.user}",
+                text=text,
+                channel=self.channel,
+                channel_id=f"c-{self.channel}" if self.channel else "",
+                message_id=message_id,
+                thread_id=self.thread if threaded else message_id,
+                threaded=threaded,
+                hidden=hidden,
+            )
+        )
+        return True
+
+    def _command(self, command: str) -> bool:
+        verb, arg = command[:1], command[1:].strip()
+        if verb == "q":
+            return False
+        if verb == "c":
+            self.channel, self.thread = arg.lstrip("#"), ""
+            self._print(f"(now in {'#' + self.channel if self.channel else 'direct messages'})")
+        elif verb == "u":
+            if arg:
+                self.user = arg
+            self._print(f"(you are now {self.user})")
+        elif verb == "t":
+            self.thread = arg if arg else ("" if self.thread else f"{next(self._ids):04x}")
+            self._print(f"(thread {self.thread})" if self.thread else "(threading off)")
+        else:
+            self._print(HELP)
+        return True
+
+    async def send(self, message: OutgoingMessage) -> RetVal:
+        """Print what the robot says."""
+        to = f"@{message.user} " if message.user and message.channel else ""
+        if message.channel:
+            where = f"#{message.channel}" + (f"({message.thread_id})" if message.threaded else "")
+        else:
+            where = f"(dm:{message.user})"
+        text = f"{where}: {to}{message.text}"
+        self._print(f"({text})" if message.hidden else text)
+        return RetVal.Ok
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._stdout, flush=True)
+
+    async def stop(self) -> None:
+        """Stop reading."""
+        self._stopped.set()
+
+
+def history_file(state_dir: Path) -> Path:
+    """Where the terminal keeps its line history."""
+    return state_dir / "terminal_history"

@@ -1,0 +1,133 @@
+"""Built-in commands: ordinary plugins that run in the robot's process (not file-backed).
+
+They are matched, authorized and run through pipelines exactly like extension plugins, so an
+operator's `AdminUsers` and the policy checks apply to them as to anything else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from burrow.constants import TaskRetVal
+from burrow.engine.catalog import BuiltinHandler, TaskDef, TaskKind
+from burrow.engine.matching import CommandMatcher, PluginRoutes
+from burrow.engine.policy import PluginPolicy
+
+if TYPE_CHECKING:
+    from burrow.engine.pipeline import Pipeline, TaskRun
+
+
+async def _ping(pipeline: Pipeline, run: TaskRun) -> int:
+    await pipeline.reply("PONG")
+    return TaskRetVal.Normal
+
+
+async def _help(pipeline: Pipeline, run: TaskRun) -> int:
+    robot = pipeline.robot
+    alias = robot.config.alias or f"{robot.name}, "
+    keyword = run.args[0].strip().lower() if run.args and run.args[0] else ""
+    lines = []
+    for task in robot.catalog.plugins():
+        settings = task.plugin
+        if settings is None:
+            lines += [f"{alias}{usage}" for usage in _BUILTIN_USAGE.get(task.name, ())]
+            continue
+        for matcher in settings.commands:
+            text = matcher.usage or matcher.command
+            summary = f" - {matcher.summary}" if matcher.summary else ""
+            lines.append(f"{alias}{text}{summary} ({task.name})")
+    if keyword:
+        lines = [line for line in lines if keyword in line.lower()]
+    if not lines:
+        await pipeline.reply(f"Sorry, no help matches '{keyword}'")
+        return TaskRetVal.Normal
+    await pipeline.reply("Here's what I can do:\n" + "\n".join(lines))
+    return TaskRetVal.Normal
+
+
+async def _ps(pipeline: Pipeline, run: TaskRun) -> int:
+    rows = ["ID    PLUGIN/JOB          USER        AGE"]
+    for other in sorted(pipeline.robot.pipelines.values(), key=lambda p: p.id):
+        step = other.current or other.starter
+        rows.append(
+            f"{other.id:<5} {step.task.name:<19} {other.message.user or '-':<11} {other.age:.0f}s"
+        )
+    await pipeline.reply("\n".join(rows))
+    return TaskRetVal.Normal
+
+
+async def _kill(pipeline: Pipeline, run: TaskRun) -> int:
+    target_id = int(run.args[0])
+    target = pipeline.robot.pipelines.get(target_id)
+    if target is None or target is pipeline:
+        await pipeline.reply(f"No running pipeline {target_id}; see 'ps'")
+        return TaskRetVal.Fail
+    target.kill(f"killed by {pipeline.message.user or 'the robot'}")
+    await pipeline.reply(f"Killed pipeline {target_id} ({target.starter.task.name})")
+    return TaskRetVal.Normal
+
+
+async def _run_job(pipeline: Pipeline, run: TaskRun) -> int:
+    robot = pipeline.robot
+    name, args = run.args[0], run.args[1].split() if len(run.args) > 1 and run.args[1] else []
+    job = robot.catalog.get(name)
+    if job is None or job.kind is not TaskKind.JOB:
+        await pipeline.reply(f"Sorry, there is no job '{name}'")
+        return TaskRetVal.Fail
+    if job.disabled:
+        await pipeline.reply(f"Sorry, job '{name}' is disabled: {job.disabled}")
+        return TaskRetVal.Fail
+    settings = job.job
+    user = pipeline.message.user
+    if settings is not None and (
+        (settings.require_admin and not robot.is_admin(user))
+        or (settings.users and user not in settings.users)
+    ):
+        await pipeline.reply(f"Sorry, you are not allowed to run job '{name}'")
+        return TaskRetVal.Fail
+    from burrow.engine.pipeline import TaskRun as Run
+
+    robot.start_pipeline(Run(job, "", args), pipeline.message, trigger="job-command")
+    return TaskRetVal.Normal
+
+
+_BUILTIN_USAGE = {
+    "ping": ("ping - check that the robot is alive",),
+    "help": ("help [keyword] - what the robot can do",),
+    "admin": ("ps - list running pipelines (admins)", "kill <id> - stop a pipeline (admins)"),
+    "jobs": ("run job <name> [args] - start a job",),
+}
+
+
+def _builtin(
+    name: str,
+    handler: BuiltinHandler,
+    commands: list[tuple[str, str]],
+    *,
+    admin: bool = False,
+) -> TaskDef:
+    return TaskDef(
+        name=name,
+        kind=TaskKind.PLUGIN,
+        builtin=handler,
+        routes=PluginRoutes(name, tuple(CommandMatcher(c, r) for c, r in commands)),
+        policy=PluginPolicy(
+            name=name, require_admin=admin, allowed_private_commands=frozenset({"*"})
+        ),
+    )
+
+
+async def _admin(pipeline: Pipeline, run: TaskRun) -> int:
+    handler = _ps if run.command == "ps" else _kill
+    return await handler(pipeline, run)
+
+
+def builtin_tasks() -> dict[str, TaskDef]:
+    """The built-in plugins, by name."""
+    tasks = [
+        _builtin("ping", _ping, [("ping", r"(?i:ping)")]),
+        _builtin("help", _help, [("help", r"(?i:help)(?:\s+(.+))?")]),
+        _builtin("admin", _admin, [("ps", r"(?i:ps)"), ("kill", r"(?i:kill)\s+(\d+)")], admin=True),
+        _builtin("jobs", _run_job, [("run", r"(?i:run\s+job)\s+([\w-]+)(?:\s+(.*))?")]),
+    ]
+    return {t.name: t for t in tasks}

@@ -1,0 +1,260 @@
+"""The task catalog: every plugin, job and task the robot knows, built once at start-up.
+
+File-backed plugins and jobs get their default configuration from a `_get_config` child, merged
+under the robot's `conf/plugins/NAME.yaml` / `conf/jobs/NAME.yaml`. Anything wrong with one
+task disables that task with a reason the operator can read; the robot still starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from burrow.bindings.registry import BindingRegistry
+from burrow.bindings.spec import Binding, BindingError
+from burrow.engine.addressing import AddressMode
+from burrow.engine.config import (
+    JobConfig,
+    LoadedRobot,
+    PluginConfig,
+    TaskSpec,
+    finalize_job,
+    finalize_plugin,
+)
+from burrow.engine.matching import CommandMatcher, MessageMatcher, PluginRoutes
+from burrow.engine.policy import PluginPolicy
+from burrow.runner.execution import GET_CONFIG_TIMEOUT, ExecutionSpec, run_execution
+
+if TYPE_CHECKING:
+    from burrow.engine.pipeline import Pipeline, TaskRun
+
+log = logging.getLogger(__name__)
+
+
+class TaskKind(enum.StrEnum):
+    """The three kinds of pipeline step (reference 5.1)."""
+
+    PLUGIN = "plugin"
+    JOB = "job"
+    TASK = "task"
+
+
+# A built-in task runs in the robot's own process: it is not file-backed, so no child.
+BuiltinHandler = Callable[["Pipeline", "TaskRun"], Awaitable[int]]
+
+
+@dataclass
+class TaskDef:
+    """One plugin, job or task: where it comes from, how it is configured, whether it runs."""
+
+    name: str
+    kind: TaskKind
+    spec: TaskSpec | None = None
+    binding: Binding | None = None
+    plugin: PluginConfig | None = None
+    job: JobConfig | None = None
+    builtin: BuiltinHandler | None = None
+    disabled: str = ""  # why it cannot run; "" = enabled
+    routes: PluginRoutes | None = None
+    policy: PluginPolicy | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path | None:
+        """The extension file, for file-backed tasks."""
+        return self.spec.path if self.spec is not None else None
+
+    @property
+    def privileged(self) -> bool:
+        """Whether a pipeline started by this task is privileged."""
+        return self.spec.privileged if self.spec is not None else self.builtin is not None
+
+    @property
+    def homed(self) -> bool:
+        """Whether it runs in the robot's home rather than the workspace."""
+        return self.spec.homed if self.spec is not None else True
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of its memories and Exclusive tags."""
+        return (self.spec.name_space if self.spec is not None else "") or self.name
+
+    @property
+    def config(self) -> Any:
+        """Its free-form `Config` section."""
+        settings = self.plugin or self.job
+        return settings.config if settings is not None else None
+
+
+def routes_of(name: str, plugin: PluginConfig) -> PluginRoutes:
+    """What routing needs of a plugin's configuration."""
+    return PluginRoutes(
+        name=name,
+        commands=tuple(
+            CommandMatcher(m.command, m.regex, tuple(m.contexts))
+            for m in plugin.commands
+            if m.regex  # SimpleMatcher is accepted by the schema but not routed yet
+        ),
+        message_matchers=tuple(
+            MessageMatcher(m.command, m.regex, tuple(m.contexts))
+            for m in plugin.message_matchers
+            if m.regex
+        ),
+        catch_all=plugin.catch_all,
+        catch_all_modes=frozenset(AddressMode(m) for m in plugin.catch_all_modes),
+    )
+
+
+def policy_of(name: str, plugin: PluginConfig) -> PluginPolicy:
+    """The security settings of a plugin's configuration."""
+    return PluginPolicy(
+        name=name,
+        require_admin=plugin.require_admin,
+        admin_commands=frozenset(plugin.admin_commands),
+        users=tuple(plugin.users),
+        channels=None if plugin.all_channels else frozenset(plugin.channels),
+        allowed_private_commands=frozenset(plugin.allowed_private_commands),
+        required_private_commands=frozenset(plugin.required_private_commands),
+        require_all_commands_private=plugin.require_all_commands_private,
+        restrict_private_channels=plugin.restrict_private_channels,
+        authorizer=plugin.authorizer,
+        auth_require=plugin.auth_require,
+        authorized_commands=frozenset(plugin.authorized_commands),
+        authorize_all_commands=plugin.authorize_all_commands,
+        elevator=plugin.elevator,
+        elevated_commands=frozenset(plugin.elevated_commands),
+        elevate_immediate_commands=frozenset(plugin.elevate_immediate_commands),
+    )
+
+
+def _parameters(loaded: LoadedRobot, spec: TaskSpec) -> dict[str, str]:
+    """A task's parameters; the first writer wins: namespace, parameter sets, its own."""
+    robot = loaded.config
+    found: dict[str, str] = {}
+    sources = []
+    if spec.name_space and spec.name_space in robot.name_spaces:
+        sources.append(robot.name_spaces[spec.name_space].parameters)
+    sources += [
+        robot.parameter_sets[s].parameters for s in spec.parameter_sets if s in robot.parameter_sets
+    ]
+    sources.append(spec.parameters)
+    for params in sources:
+        for p in params:
+            found.setdefault(p.name, p.value)
+    return found
+
+
+@dataclass
+class Catalog:
+    """Every task of the robot by name, plus the order plugins are matched in."""
+
+    tasks: dict[str, TaskDef] = field(default_factory=dict)
+
+    def plugins(self) -> list[TaskDef]:
+        """Enabled plugins (built-ins first), in the order they are matched."""
+        return [t for t in self.tasks.values() if t.kind is TaskKind.PLUGIN and not t.disabled]
+
+    def get(self, name: str) -> TaskDef | None:
+        """A task by name."""
+        return self.tasks.get(name)
+
+    def problems(self) -> dict[str, str]:
+        """Why each disabled task is disabled."""
+        return {t.name: t.disabled for t in self.tasks.values() if t.disabled}
+
+
+ConfigFetcher = Callable[[TaskDef], Awaitable[str | None]]
+
+
+async def build_catalog(
+    loaded: LoadedRobot,
+    registry: BindingRegistry,
+    builtins: Mapping[str, TaskDef],
+    fetch_config: ConfigFetcher,
+    concurrency: int = 4,
+) -> Catalog:
+    """Build the catalog: declare every task, fetch default configs, finalize, route."""
+    catalog = Catalog(dict(builtins))
+    robot = loaded.config
+    declared = [
+        *((n, s, TaskKind.PLUGIN) for n, s in robot.external_plugins.items()),
+        *((n, s, TaskKind.JOB) for n, s in robot.external_jobs.items()),
+        *((n, s, TaskKind.TASK) for n, s in robot.external_tasks.items()),
+    ]
+    for name, spec, kind in declared:
+        task = TaskDef(name, kind, spec=spec, parameters=_parameters(loaded, spec))
+        if name in catalog.tasks:
+            task.disabled = f"the name {name!r} is taken by a built-in"
+        elif spec.disabled:
+            task.disabled = "Disabled: true in robot.yaml"
+        elif not spec.path.is_file():
+            task.disabled = f"{spec.path} does not exist; fix its Path in robot.yaml"
+        else:
+            try:
+                task.binding = registry.for_path(str(spec.path))
+            except BindingError as exc:
+                task.disabled = str(exc)
+        catalog.tasks[name] = task
+
+    limit = asyncio.Semaphore(concurrency)
+
+    async def finalize(task: TaskDef) -> None:
+        async with limit:
+            default = await fetch_config(task) if task.kind is not TaskKind.TASK else None
+        if task.disabled:
+            return  # the extension could not give its default configuration
+        if task.kind is TaskKind.PLUGIN:
+            result = finalize_plugin(loaded, task.name, default)
+            if isinstance(result, list):
+                task.disabled = "; ".join(str(p) for p in result)
+            else:
+                task.plugin = result
+                task.disabled = "Disabled: true in its configuration" if result.disabled else ""
+                task.routes = routes_of(task.name, result)
+                task.policy = policy_of(task.name, result)
+        elif task.kind is TaskKind.JOB:
+            job = finalize_job(loaded, task.name, default)
+            if isinstance(job, list):
+                task.disabled = "; ".join(str(p) for p in job)
+            else:
+                task.job = job
+                task.disabled = "Disabled: true in its configuration" if job.disabled else ""
+
+    pending = [t for t in catalog.tasks.values() if not t.disabled and t.builtin is None]
+    await asyncio.gather(*(finalize(t) for t in pending))
+    for task in catalog.tasks.values():
+        if task.disabled:
+            log.warning("%s %r is disabled: %s", task.kind, task.name, task.disabled)
+    return catalog
+
+
+async def fetch_default_config(task: TaskDef, workdir: Path, lib_paths: list[str]) -> str | None:
+    """Ask a file-backed extension for its default configuration in a `_get_config` child."""
+    assert task.binding is not None and task.path is not None
+    spec = ExecutionSpec(
+        binding=task.binding,
+        method=task.binding.get_config_method(),
+        params={
+            "path": str(task.path),
+            "name": task.name,
+            "kind": str(task.kind),
+            "bot": {},
+            "lib_paths": lib_paths,
+            "workdir": str(workdir),
+        },
+        workdir=workdir,
+        timeout=GET_CONFIG_TIMEOUT,
+    )
+    result = await run_execution(spec)
+    if result.error is not None:
+        detail = f"{result.error.code}: {result.error.message}"
+        if result.stderr_tail:
+            detail += f" (stderr: {result.stderr_tail.strip()[-300:]})"
+        task.disabled = f"its default configuration could not be read: {detail}"
+        return None
+    return result.config

@@ -1,0 +1,442 @@
+"""Pipelines: a starter task and the tasks it adds, run in order under one id and one log.
+
+Ordering (reference 5.2/5.3): the primary list runs step by step; tasks added during a step
+run right after it, before the next primary step; any step that does not return Normal ends
+the primary list. Final tasks then all run (last added first), and fail tasks run in the order
+added when the pipeline failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import itertools
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from burrow.connectors.base import IncomingMessage, OutgoingMessage
+from burrow.constants import LogLevel, TaskRetVal
+from burrow.engine.catalog import TaskDef, TaskKind
+from burrow.engine.policy import (
+    Callback,
+    Decision,
+    MessageContext,
+    authorization_result,
+    check_command,
+    elevation_result,
+)
+from burrow.runner.execution import Execution, ExecutionSpec
+
+if TYPE_CHECKING:
+    from burrow.engine.robot import Robot
+
+log = logging.getLogger("burrow.pipeline")
+
+_ids = itertools.count(1)
+
+
+class Stage(enum.StrEnum):
+    """Where a pipeline is: the AddTask family is only allowed in the primary stage."""
+
+    PRIMARY = "primary"
+    FINAL = "final"
+    FAIL = "fail"
+    DONE = "done"
+
+
+@dataclass
+class TaskRun:
+    """One step: a task and what it is run with."""
+
+    task: TaskDef
+    command: str = ""  # a plugin's matched command; "" for jobs and tasks
+    args: list[str] = field(default_factory=list)
+
+    def argv(self) -> list[str]:
+        """What the extension receives: for a plugin the command first, then the captures."""
+        if self.task.kind is TaskKind.PLUGIN:
+            return [self.command, *self.args]
+        return list(self.args)
+
+    def describe(self) -> str:
+        """`name command args` for logs."""
+        return " ".join([self.task.name, *([self.command] if self.command else []), *self.args])
+
+
+class Pipeline:
+    """One running pipeline."""
+
+    def __init__(
+        self,
+        robot: Robot,
+        starter: TaskRun,
+        message: IncomingMessage,
+        *,
+        automatic: bool = False,
+        trigger: str = "command",
+    ) -> None:
+        self.robot = robot
+        self.id = next(_ids)
+        self.starter = starter
+        self.message = message
+        self.automatic = automatic  # scheduled, @init, spawned: no user to check or answer
+        self.trigger = trigger
+        self.privileged = starter.task.privileged
+        self.started = time.monotonic()
+        self.parameters: dict[str, str] = {}
+        self.base_workdir: Path = robot.home if starter.task.homed else robot.workspace
+        self.workdir: Path = self.base_workdir
+        self.stage = Stage.PRIMARY
+        self.next_tasks: list[TaskRun] = []
+        self.final_tasks: list[TaskRun] = []
+        self.fail_tasks: list[TaskRun] = []
+        self.elevated = False
+        self.exclusive_tags: set[str] = set()
+        self.requeue_tag: str | None = None
+        self.abort = False
+        self.current: TaskRun | None = None
+        self.execution: Execution | None = None
+        self.killed: str | None = None
+        self.killed_event = asyncio.Event()
+        self.last_error = ""
+        self.log_lines: deque[str] = deque(maxlen=500)
+        self._log_file = robot.pipeline_log_path(self.id)
+
+    # -- logging ---------------------------------------------------------------------------
+
+    def log(self, level: int, message: str) -> None:
+        """Add a line to this pipeline's log (and the robot's)."""
+        name = LogLevel(level).name if level in LogLevel._value2member_map_ else str(level)
+        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name.upper():5} [{self.id}] {message}"
+        self.log_lines.append(line)
+        log.log(_PY_LEVELS.get(level, logging.INFO), "[%d] %s", self.id, message)
+        if self._log_file is not None:
+            try:
+                with self._log_file.open("a", encoding="utf-8") as handle:
+                    handle.write(line + "\n")
+            except OSError:
+                self._log_file = None  # a full disk must not fail the pipeline
+
+    @property
+    def age(self) -> float:
+        """Seconds since the pipeline started."""
+        return time.monotonic() - self.started
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run the pipeline to its end and return its TaskRetVal."""
+        task = self.starter.task
+        self.log(
+            LogLevel.Info,
+            f"pipeline started by {self.message.user or 'the robot'} ({self.trigger}): "
+            f"{self.starter.describe()}",
+        )
+        if task.kind is TaskKind.JOB:
+            await self._start_job(task)
+        ret: int = TaskRetVal.Normal
+        failed: TaskRun | None = None
+        try:
+            primary = [self.starter]
+            while primary:
+                step = primary.pop(0)
+                ret = await self._run_step(step)
+                added, self.next_tasks = self.next_tasks, []
+                if self.killed is not None:
+                    ret = TaskRetVal.PipelineAborted if ret == TaskRetVal.Normal else ret
+                if ret != TaskRetVal.Normal:
+                    failed = step
+                    break
+                primary[:0] = added
+            self.stage = Stage.FINAL
+            for step in list(self.final_tasks):
+                await self._run_step(step, cleanup=True)
+            if failed is not None:
+                self.stage = Stage.FAIL
+                for step in list(self.fail_tasks):
+                    await self._run_step(step, cleanup=True)
+                await self._report_failure(failed, ret)
+            if task.kind is TaskKind.JOB and task.job is not None and not task.job.quiet:
+                outcome = "Finished" if failed is None else "Failed"
+                await self.say(f"{outcome} job '{task.name}', run {self.id}")
+        finally:
+            self.stage = Stage.DONE
+            self.robot.pipeline_ended(self)
+            self.log(
+                LogLevel.Info,
+                f"pipeline ended: {_ret_name(ret)}",
+            )
+        return int(ret)
+
+    async def _start_job(self, task: TaskDef) -> None:
+        assert task.job is not None
+        # A job reports in its own channel, outside any thread of the message that started it.
+        self.message = dataclasses.replace(
+            self.message,
+            channel=task.job.channel,
+            channel_id="",
+            thread_id="",
+            message_id="",
+            threaded=False,
+        )
+        if not task.job.quiet:
+            await self.say(f"Starting job '{task.name}', run {self.id}")
+
+    async def _run_step(self, step: TaskRun, cleanup: bool = False) -> int:
+        if self.killed is not None and not cleanup:
+            return TaskRetVal.PipelineAborted
+        task = step.task
+        if task.disabled:
+            self.log(LogLevel.Error, f"{task.name} is disabled: {task.disabled}")
+            return TaskRetVal.ConfigurationError
+        if task.kind is TaskKind.PLUGIN and not self.automatic and task.policy is not None:
+            refusal = await self._check_policy(step)
+            if refusal is not None:
+                return refusal
+        while True:
+            ret = await self._execute(step)
+            if self.requeue_tag is None or self.killed is not None:
+                break
+            tag, self.requeue_tag = self.requeue_tag, None
+            self.log(LogLevel.Info, f"waiting for exclusive '{tag}' to re-run {step.describe()}")
+            await self.robot.exclusive.wait_free(tag, self.killed_event)
+        if self.abort:
+            self.abort = False
+            return TaskRetVal.PipelineAborted
+        return ret
+
+    async def _check_policy(self, step: TaskRun) -> int | None:
+        task = step.task
+        assert task.policy is not None
+        robot = self.robot
+        context = MessageContext(
+            user=self.message.user,
+            channel=self.message.channel,
+            hidden=self.message.hidden,
+            is_admin=robot.is_admin(self.message.user),
+        )
+        decision = check_command(
+            task.policy,
+            step.command,
+            step.args,
+            context,
+            default_authorizer=robot.config.default_authorizer,
+            default_elevator=robot.config.default_elevator,
+            known_plugins=[p.name for p in robot.catalog.plugins()],
+        )
+        if decision.refused:
+            return await self._refuse(step, decision)
+        if decision.authorize is not None:
+            verdict = authorization_result(await self._callback(decision.authorize))
+            if verdict.refused:
+                return await self._refuse(step, verdict)
+        if decision.elevate is not None and not self.elevated:
+            verdict = elevation_result(await self._callback(decision.elevate))
+            if verdict.refused:
+                return await self._refuse(step, verdict)
+            self.elevated = True  # success persists for the pipeline
+        return None
+
+    async def _refuse(self, step: TaskRun, decision: Decision) -> int:
+        self.log(
+            LogLevel.Audit, f"refused {step.describe()} for {self.message.user}: {decision.code}"
+        )
+        await self.reply(decision.message)
+        return TaskRetVal.Fail
+
+    async def _callback(self, callback: Callback) -> int:
+        task = self.robot.catalog.get(callback.plugin)
+        if task is None or task.disabled:
+            return TaskRetVal.ConfigurationError
+        return await self.run_callback(task, callback.command, list(callback.args))
+
+    async def run_callback(self, task: TaskDef, command: str, args: list[str]) -> int:
+        """Run a plugin's engine callback (`_authorize`, `_elevate`) inside this pipeline."""
+        self.log(LogLevel.Debug, f"calling {task.name} {command}")
+        return await self._execute(TaskRun(task, command, args))
+
+    async def _execute(self, step: TaskRun) -> int:
+        task = step.task
+        # A callback can run while a step's child waits in Elevate; restore that step after.
+        outer = self.current, self.execution
+        self.current = step
+        self.log(LogLevel.Debug, f"running {task.kind} {step.describe()}")
+        try:
+            if task.builtin is not None:
+                return await task.builtin(self, step)
+            return await self._execute_child(step)
+        finally:
+            self.current, self.execution = outer
+
+    async def _execute_child(self, step: TaskRun) -> int:
+        from burrow.robot_api.dispatcher import TaskApi  # the Robot API depends on pipelines
+
+        task = step.task
+        assert task.binding is not None and task.path is not None
+        warn, kill = self.robot.timeouts_for(task, self.starter.task)
+        spec = ExecutionSpec(
+            binding=task.binding,
+            method=task.binding.run_method(),
+            params={
+                "path": str(task.path),
+                "name": task.name,
+                "kind": str(task.kind),
+                "args": step.argv(),
+                "bot": self.bot_fields(),
+                "lib_paths": self.robot.lib_paths,
+                "workdir": str(self.workdir),
+            },
+            workdir=self.workdir,
+            env=self.environment(step),
+            timeout=kill,
+            memory_limit=self.robot.child_memory_limit,
+        )
+        execution = Execution(
+            spec,
+            TaskApi(self, step),
+            on_log=lambda level, text: self.log(level, f"{task.name}: {text}"),
+            on_stderr=lambda line: self.log(LogLevel.Debug, f"{task.name} stderr: {line}"),
+        )
+        self.execution = execution
+        warned = asyncio.get_running_loop().call_later(
+            warn,
+            lambda: self.log(
+                LogLevel.Warn, f"{task.name} has run for {warn:g} s (kill at {kill:g} s)"
+            ),
+        )
+        try:
+            result = await execution.run()
+        finally:
+            warned.cancel()
+        if result.error is not None:
+            detail = f"{result.error.code}: {result.error.message}"
+            self.log(
+                LogLevel.Error, f"{task.name} failed with {_ret_name(result.ret_val)}: {detail}"
+            )
+            if result.stderr_tail.strip():
+                self.log(
+                    LogLevel.Error, f"{task.name} stderr tail: {result.stderr_tail.strip()[-1000:]}"
+                )
+            self.last_error = detail
+        return result.ret_val
+
+    async def _report_failure(self, failed: TaskRun, ret: int) -> None:
+        if self.automatic or failed.task.kind is not TaskKind.PLUGIN or self.killed is not None:
+            return
+        if ret in (TaskRetVal.Fail, TaskRetVal.PipelineAborted) and not self.last_error:
+            return  # the extension said no on purpose and has spoken for itself
+        why = f": {self.last_error}" if self.last_error else ""
+        await self.reply(f"Sorry, '{failed.task.name}' failed with {_ret_name(ret)}{why}")
+
+    # -- context for children and the Robot API -------------------------------------------
+
+    def bot_fields(self) -> dict[str, object]:
+        """The `bot` map of an execution request: the message context."""
+        m = self.message
+        return {
+            "user": m.user,
+            "user_id": m.user_id,
+            "channel": m.channel,
+            "channel_id": m.channel_id,
+            "thread_id": m.thread_id,
+            "message_id": m.message_id,
+            "threaded_message": m.threaded,
+            "protocol": m.protocol,
+            "brain": self.robot.config.brain,
+        }
+
+    def environment(self, step: TaskRun) -> dict[str, str]:
+        """What the task's child gets beyond the pass-through variables (reference 5.5)."""
+        m = self.message
+        env = {
+            "GOPHER_CHANNEL": m.channel,
+            "GOPHER_CHANNEL_ID": m.channel_id,
+            "GOPHER_MESSAGE_ID": m.message_id,
+            "GOPHER_THREAD_ID": m.thread_id,
+            "GOPHER_USER": m.user,
+            "GOPHER_USER_ID": m.user_id,
+            "GOPHER_PROTOCOL": m.protocol,
+            "GOPHER_TASK_NAME": step.task.name,
+            "GOPHER_PIPELINE_TYPE": self.trigger,
+            "GOPHER_PIPELINE_ID": str(self.id),
+            "GOPHER_HOME": str(self.robot.home),
+        }
+        if m.threaded:
+            env["GOPHER_THREADED_MESSAGE"] = "true"
+        if m.hidden:
+            env["GOPHER_HIDDEN_COMMAND"] = "true"
+        if not self.robot.config.secure_parameters:
+            for name, value in self.visible_parameters(step.task).items():
+                if name.isidentifier():
+                    env.setdefault(name, value)
+        return env
+
+    def visible_parameters(self, task: TaskDef) -> dict[str, str]:
+        """A task's parameters; the first writer wins: the pipeline's, then the task's own."""
+        found = dict(self.parameters)
+        for name, value in task.parameters.items():
+            found.setdefault(name, value)
+        return found
+
+    # -- talking ---------------------------------------------------------------------------
+
+    async def say(self, text: str) -> None:
+        """Send `text` where the pipeline is (its channel, or the user's DM)."""
+        m = self.message
+        await self.robot.send(
+            m.protocol,
+            OutgoingMessage(
+                text=text,
+                channel=m.channel,
+                user="" if m.channel else m.user,
+                thread_id=m.thread_id,
+                threaded=m.threaded,
+                hidden=m.hidden,
+            ),
+        )
+
+    async def reply(self, text: str) -> None:
+        """Send `text` addressed to the pipeline's user."""
+        m = self.message
+        if not m.user:
+            await self.say(text)
+            return
+        await self.robot.send(
+            m.protocol,
+            OutgoingMessage(
+                text=text,
+                channel=m.channel,
+                user=m.user,
+                thread_id=m.thread_id,
+                threaded=m.threaded,
+                hidden=m.hidden,
+            ),
+        )
+
+    def kill(self, reason: str) -> None:
+        """Stop the pipeline: the running child is cancelled and nothing else is started."""
+        self.killed = reason
+        self.log(LogLevel.Audit, f"killed: {reason}")
+        self.killed_event.set()
+        if self.execution is not None:
+            self.execution.cancel(reason)
+
+
+_PY_LEVELS: dict[int, int] = {
+    LogLevel.Trace: logging.DEBUG,
+    LogLevel.Debug: logging.DEBUG,
+    LogLevel.Info: logging.INFO,
+    LogLevel.Audit: logging.INFO,
+    LogLevel.Warn: logging.WARNING,
+    LogLevel.Error: logging.ERROR,
+    LogLevel.Fatal: logging.CRITICAL,
+}
+
+
+def _ret_name(ret: int) -> str:
+    return TaskRetVal(ret).name if ret in TaskRetVal._value2member_map_ else str(ret)

@@ -1,0 +1,443 @@
+"""The robot: configuration, connectors, routing of every heard message, pipelines, shutdown.
+
+Concurrency: one asyncio loop. Routing a message is quick and never waits on extension work;
+anything that runs an extension (including authorizers and elevators) runs in a pipeline task,
+so one hung pipeline never stops the robot from answering others. Messages from a connector
+are routed in the order they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from burrow.bindings.registry import BindingRegistry
+from burrow.connectors.base import (
+    BotIdentity,
+    Connector,
+    IncomingMessage,
+    OutgoingMessage,
+    UserInfo,
+)
+from burrow.constants import MessageFormat, RetVal
+from burrow.engine.addressing import address
+from burrow.engine.builtins import builtin_tasks
+from burrow.engine.catalog import Catalog, TaskDef, TaskKind, build_catalog, fetch_default_config
+from burrow.engine.config import LoadedRobot, RobotConfig, load_robot
+from burrow.engine.exclusive import ExclusiveLocks
+from burrow.engine.matching import (
+    MULTIPLE_MATCHES_MESSAGE,
+    match_ambient,
+    match_commands,
+    select_catch_all,
+)
+from burrow.engine.pipeline import Pipeline, TaskRun
+from burrow.engine.policy import MessageContext, is_admin, plugin_available
+from burrow.engine.scheduler import Scheduler
+
+log = logging.getLogger("burrow.robot")
+
+DEFAULT_NAME = "burrow"
+
+
+class Robot:
+    """One robot: everything the parent owns."""
+
+    def __init__(
+        self,
+        robot_dir: Path,
+        *,
+        state_dir: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        registry: BindingRegistry | None = None,
+    ) -> None:
+        self.home = robot_dir.resolve()
+        self.state_dir = (state_dir or self.home / "state").resolve()
+        self.environ = dict(os.environ if environ is None else environ)
+        self.registry = registry
+        self.loaded: LoadedRobot | None = None
+        self.catalog = Catalog()
+        self.connectors: dict[str, Connector] = {}
+        self.pipelines: dict[int, Pipeline] = {}
+        self.exclusive = ExclusiveLocks()
+        self.child_memory_limit: int | None = None
+        self._inbox: asyncio.Queue[IncomingMessage] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._runners: list[asyncio.Task[None]] = []
+        self._scheduler: Scheduler | None = None
+        self._stopping = asyncio.Event()
+        self.primary_protocol = ""
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    @property
+    def config(self) -> RobotConfig:
+        """The validated robot.yaml."""
+        assert self.loaded is not None, "the robot has not loaded its configuration"
+        return self.loaded.config
+
+    async def load(self) -> None:
+        """Load configuration and build the task catalog; raises ConfigError on a bad robot.yaml."""
+        self.loaded = load_robot(self.home, self.environ)
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        if self.registry is None:
+            self.registry = BindingRegistry.discover(self.environ)
+        for error in self.registry.errors:
+            log.error("binding %r failed to load: %s", error.entry_point, error.error)
+        self.catalog = await build_catalog(
+            self.loaded,
+            self.registry,
+            builtin_tasks(),
+            lambda task: fetch_default_config(task, self.home, self.lib_paths),
+        )
+
+    async def start(self, connectors: Mapping[str, Connector], primary: str | None = None) -> None:
+        """Load, then run `connectors` and the scheduler in the background.
+
+        `primary` overrides the configured PrimaryProtocol (transcripts run on `test`).
+        """
+        if self.loaded is None:
+            await self.load()
+        self.connectors = dict(connectors)
+        self.primary_protocol = primary or self.config.primary_protocol
+        self._runners.append(asyncio.get_running_loop().create_task(self._route_loop()))
+        for connector in self.connectors.values():
+            self._runners.append(
+                asyncio.get_running_loop().create_task(self._run_connector(connector))
+            )
+        self._scheduler = Scheduler(self)
+        self._scheduler.start()
+        log.info(
+            "%s is ready (%d plugins, %d disabled)",
+            self.name,
+            len(self.catalog.plugins()),
+            len(self.catalog.problems()),
+        )
+
+    async def _run_connector(self, connector: Connector) -> None:
+        try:
+            await connector.run(self)
+        except Exception:
+            log.exception("connector %s failed", connector.protocol)
+        if not self._stopping.is_set() and connector.protocol == self.primary_protocol:
+            log.info("the %s connector ended; stopping", connector.protocol)
+            self._stopping.set()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the primary connector ends or `request_stop` is called."""
+        await self._stopping.wait()
+
+    def request_stop(self) -> None:
+        """Ask the robot to stop (from a signal handler or a connector)."""
+        self._stopping.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop cleanly: no new work, running pipelines finish within `grace` or are killed."""
+        self._stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        for connector in self.connectors.values():
+            await connector.stop()
+        if self.pipelines:
+            log.info("waiting up to %g s for %d pipelines", grace, len(self.pipelines))
+            _, pending = (
+                await asyncio.wait(list(self._tasks), timeout=grace)
+                if self._tasks
+                else (set(), set())
+            )
+            for pipeline in list(self.pipelines.values()):
+                pipeline.kill("the robot is shutting down")
+            if pending:
+                await asyncio.wait(pending, timeout=grace)
+        for runner in self._runners:
+            runner.cancel()
+        await asyncio.gather(*self._runners, return_exceptions=True)
+
+    # -- identity and attributes ------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The robot's name."""
+        return self.config.bot_info.user_name or DEFAULT_NAME
+
+    @property
+    def identity(self) -> BotIdentity:
+        """Who the robot is, for connectors."""
+        c = self.config
+        users = tuple(
+            UserInfo(
+                u.user_name,
+                u.user_id,
+                u.email,
+                u.full_name,
+                u.first_name,
+                u.last_name,
+                u.phone,
+                u.bot_user,
+            )
+            for u in c.user_roster
+        )
+        return BotIdentity(self.name, c.alias, c.bot_info.full_name, c.bot_info.email, users)
+
+    @property
+    def default_format(self) -> MessageFormat:
+        """The robot's DefaultMessageFormat."""
+        return MessageFormat[self.config.default_message_format]
+
+    @property
+    def workspace(self) -> Path:
+        """The base working directory of pipelines that are not homed."""
+        ws = self.config.work_space
+        return (self.home / ws).resolve() if ws else self.home
+
+    @property
+    def lib_paths(self) -> list[str]:
+        """Folders where bindings look for extension modules."""
+        lib = self.home / "lib"
+        return [str(lib)] if lib.is_dir() else []
+
+    def pipeline_log_path(self, pipeline_id: int) -> Path | None:
+        """Where a pipeline's log goes."""
+        return self.state_dir / "logs" / f"pipeline-{pipeline_id}.log"
+
+    def is_admin(self, user: str) -> bool:
+        """CheckAdmin: listed in AdminUsers and in the UserRoster."""
+        return is_admin(
+            user, self.config.admin_users, [u.user_name for u in self.config.user_roster]
+        )
+
+    def bot_attribute(self, key: str) -> str | None:
+        """A GetBotAttribute value (reference 2.3)."""
+        info = self.config.bot_info
+        values = {
+            "name": self.name,
+            "fullname": info.full_name,
+            "realname": info.full_name,
+            "alias": self.config.alias,
+            "mail": info.email,
+            "email": info.email,
+            "contact": self.config.admin_contact,
+            "admin": self.config.admin_contact,
+            "admincontact": self.config.admin_contact,
+            "protocol": self.primary_protocol,
+            "id": f"<{self.name}>",
+            "internalid": f"<{self.name}>",
+            "protocolid": f"<{self.name}>",
+        }
+        return values.get(key)
+
+    def user_attribute(self, protocol: str, user: str, key: str) -> tuple[str, RetVal]:
+        """A GetUserAttribute value: the UserRoster first, then the connector."""
+        fields = {
+            "name": "user_name",
+            "username": "user_name",
+            "handle": "user_name",
+            "user": "user_name",
+            "id": "user_id",
+            "internalid": "user_id",
+            "protocolid": "user_id",
+            "mail": "email",
+            "email": "email",
+            "fullname": "full_name",
+            "realname": "full_name",
+            "firstname": "first_name",
+            "givenname": "first_name",
+            "lastname": "last_name",
+            "surname": "last_name",
+            "phone": "phone",
+        }
+        field_name = fields.get(key)
+        if field_name is None:
+            return "", RetVal.AttributeNotFound
+        for entry in self.config.user_roster:
+            if entry.user_name.lower() == user.lower():
+                value = str(getattr(entry, field_name))
+                if value:
+                    return value, RetVal.Ok
+        connector = self.connectors.get(protocol)
+        fallback = connector.user_attribute(user, key) if connector is not None else None
+        return (fallback, RetVal.Ok) if fallback else ("", RetVal.AttributeNotFound)
+
+    def timeouts_for(self, task: TaskDef, starter: TaskDef) -> tuple[float, float]:
+        """(warn, kill) seconds for running `task` in a pipeline started by `starter`."""
+        for source in (task, starter):
+            settings = source.plugin or source.job
+            if settings is not None and settings.time_outs.kill is not None:
+                kill = settings.time_outs.kill
+                return settings.time_outs.warn or kill, kill
+        defaults = (
+            self.config.time_outs.job
+            if starter.kind is TaskKind.JOB
+            else self.config.time_outs.plugin
+        )
+        return defaults.warn, defaults.kill
+
+    # -- messages ---------------------------------------------------------------------------
+
+    async def incoming(self, message: IncomingMessage) -> None:
+        """Queue a heard message for routing (connectors call this)."""
+        await self._inbox.put(message)
+
+    async def _route_loop(self) -> None:
+        while True:
+            message = await self._inbox.get()
+            try:
+                await self.route(message)
+            except Exception:  # a routing bug must not stop the robot hearing the next message
+                log.exception("routing failed for %r", message)
+
+    async def send(self, protocol: str, message: OutgoingMessage) -> RetVal:
+        """Send through the connector of `protocol`."""
+        connector = self.connectors.get(protocol)
+        if connector is None:
+            log.error(
+                "no connector for protocol %r; message dropped: %s", protocol, message.text[:80]
+            )
+            return RetVal.Failed
+        try:
+            return await connector.send(message)
+        except Exception:
+            log.exception("%s connector failed to send", protocol)
+            return RetVal.FailedMessageSend
+
+    async def _answer(self, message: IncomingMessage, text: str) -> None:
+        await self.send(
+            message.protocol,
+            OutgoingMessage(
+                text=text,
+                channel=message.channel,
+                user=message.user,
+                thread_id=message.thread_id,
+                threaded=message.threaded,
+                hidden=message.hidden,
+            ),
+        )
+
+    async def route(self, message: IncomingMessage) -> None:
+        """Decide what a heard message starts (reference 5.7) and start it."""
+        c = self.config
+        if message.self_message and not c.hear_self:
+            return
+        if not message.user or message.user in c.ignore_users:
+            return
+        roster = {u.user_name for u in c.user_roster}
+        if c.ignore_unlisted_users and message.user not in roster:
+            return
+        connector = self.connectors.get(message.protocol)
+        if message.hidden and (connector is None or not connector.supports_hidden):
+            return
+        addressed = address(
+            message.text,
+            alias=c.alias,
+            bot_name=self.name,
+            bot_mention=None,
+            direct=message.direct,
+            hidden=message.hidden,
+            bot_message=message.bot_message,
+        )
+        if message.hidden and not addressed.addressed:
+            return
+        if addressed.addressed and not addressed.text.strip():
+            await self._answer(message, "Yes?")
+            return
+        context = MessageContext(
+            user=message.user,
+            channel=message.channel,
+            hidden=message.hidden,
+            is_admin=self.is_admin(message.user),
+        )
+        plugins = self.catalog.plugins()
+        available = [
+            p for p in plugins if p.policy is not None and plugin_available(p.policy, context)
+        ]
+        if addressed.addressed:
+            matched = match_commands(
+                addressed.text, [p.routes for p in available if p.routes is not None]
+            )
+            if matched.ambiguous:
+                names = ", ".join(m.plugin for m in matched.matches)
+                log.warning(
+                    "command %r matched several plugins (%s); nothing runs", addressed.text, names
+                )
+                await self._answer(message, MULTIPLE_MATCHES_MESSAGE)
+                return
+            found = matched.match
+            if found is not None:
+                task = self.catalog.tasks[found.plugin]
+                self.start_pipeline(TaskRun(task, found.command, list(found.captures)), message)
+                return
+        ambient_plugins = [
+            p.routes
+            for p in available
+            if p.routes is not None
+            and (
+                not addressed.addressed or (p.plugin is not None and p.plugin.ambient_match_command)
+            )
+        ]
+        ambient = match_ambient(message.text, ambient_plugins) if not message.bot_message else ()
+        for found in ambient:
+            task = self.catalog.tasks[found.plugin]
+            self.start_pipeline(
+                TaskRun(task, found.command, list(found.captures)), message, trigger="ambient"
+            )
+        if ambient or not addressed.addressed:
+            return
+        await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
+
+    async def _unmatched(self, message, text, mode, plugins, available) -> None:  # type: ignore[no-untyped-def]
+        # A command that exists but not here deserves a reason, not a shrug (reference 5.7 step 7).
+        elsewhere = match_commands(
+            text, [p.routes for p in plugins if p.routes is not None and p not in available]
+        )
+        if elsewhere.match is not None:
+            where = (
+                "as a private command" if message.direct or message.hidden else "in this channel"
+            )
+            qualified = f"{elsewhere.match.plugin}/{elsewhere.match.command}"
+            await self._answer(message, f"Sorry, '{qualified}' cannot be run {where}")
+            return
+        catch_all = select_catch_all([p.routes for p in available if p.routes is not None], mode)
+        if catch_all is not None:
+            task = self.catalog.tasks[catch_all]
+            self.start_pipeline(TaskRun(task, "_catchall", [text]), message, trigger="catchall")
+            return
+        hint = f"{self.config.alias}help" if self.config.alias else f"{self.name}, help"
+        await self._answer(message, f"Sorry, I don't know how to '{text}'; try '{hint}'")
+
+    # -- pipelines --------------------------------------------------------------------------
+
+    def start_pipeline(
+        self,
+        run: TaskRun,
+        message: IncomingMessage,
+        *,
+        automatic: bool = False,
+        trigger: str = "command",
+    ) -> Pipeline:
+        """Start a pipeline in its own task; return it at once."""
+        pipeline = Pipeline(self, run, message, automatic=automatic, trigger=trigger)
+        self.pipelines[pipeline.id] = pipeline
+        task = asyncio.get_running_loop().create_task(self._run_pipeline(pipeline))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return pipeline
+
+    async def _run_pipeline(self, pipeline: Pipeline) -> int:
+        try:
+            return await pipeline.run()
+        except Exception:  # a pipeline bug ends that pipeline, never the robot
+            log.exception("pipeline %d failed inside the robot", pipeline.id)
+            self.pipeline_ended(pipeline)
+            return 2
+
+    def pipeline_ended(self, pipeline: Pipeline) -> None:
+        """Release what a pipeline held."""
+        self.exclusive.release_all(pipeline)
+        self.pipelines.pop(pipeline.id, None)
+
+    def automatic_message(self, channel: str) -> IncomingMessage:
+        """The message context of work nobody typed (schedules, @init)."""
+        return IncomingMessage(protocol=self.primary_protocol, user="", text="", channel=channel)

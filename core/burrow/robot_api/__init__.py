@@ -1,0 +1,1 @@
+"""The Robot API served to extension children (see dispatcher.py)."""

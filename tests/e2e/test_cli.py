@@ -1,0 +1,92 @@
+"""The real `burrow` command: run, transcript, and how bad input is reported."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def burrow(
+    *args: str, cwd: Path = ROOT, stdin: str = "", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "BURROW_BINDINGS"}
+    return subprocess.run(
+        [sys.executable, "-m", "burrow", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_demo_robot_transcript_passes() -> None:
+    result = burrow("transcript", ".", "tests/transcripts/demo.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 passed, 0 failed" in result.stdout
+
+
+def test_transcript_mismatch_prints_a_readable_difference_and_fails(tmp_path: Path) -> None:
+    suite = tmp_path / "wrong.yaml"
+    suite.write_text(
+        "cases:\n"
+        "  - input: {user: alice, channel: general, text: ';ping'}\n"
+        "    replies:\n      - {user: alice, channel: general, text_pattern: '^PANG'}\n"
+        "  - input: {user: alice, channel: general, text: ';ping'}\n"
+        "    replies: []\n"
+    )
+    result = burrow("transcript", ".", str(suite))
+    assert result.returncode == 1
+    assert "FAIL case 1" in result.stdout
+    assert "expected user='alice' channel='general' threaded=False text~/^PANG/" in result.stdout
+    assert "got      user='alice' channel='general' threaded=False text='PONG'" in result.stdout
+    assert "reply 1: unexpected" in result.stdout
+    assert "0 passed, 2 failed" in result.stdout
+
+
+def test_transcript_with_a_bad_key_names_it(tmp_path: Path) -> None:
+    suite = tmp_path / "bad.yaml"
+    suite.write_text("cases:\n  - input: {user: alice, txt: hi}\n")
+    result = burrow("transcript", ".", str(suite))
+    assert result.returncode == 2
+    assert "cases.0.input.txt" in result.stderr
+
+
+def test_run_answers_on_the_terminal_from_piped_input(tmp_path: Path) -> None:
+    result = burrow(
+        "run", ".", "--state", str(tmp_path / "state"), stdin=";ping\n|c\nping\n|ubob\n;ps\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "#general: @alice PONG" in result.stdout
+    assert "(dm:alice): PONG" in result.stdout
+    assert "(dm:bob): Sorry, 'admin/ps' is only available to robot administrators" in result.stdout
+
+
+def test_run_on_embedded_defaults_needs_no_configuration(tmp_path: Path) -> None:
+    result = burrow("run", cwd=tmp_path, stdin=";ping\n")
+    assert result.returncode == 0, result.stderr
+    assert "PONG" in result.stdout
+    assert (tmp_path / "state" / "robot.log").is_file()
+
+
+def test_broken_robot_yaml_refuses_to_start_naming_file_line_and_key(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text("Alias: ';'\nAdminUsers: alice\nBrian: sqlite\n")
+    result = burrow("run", str(tmp_path), stdin="")
+    assert result.returncode == 2
+    assert "the robot cannot start" in result.stderr
+    assert "conf/robot.yaml:2: AdminUsers" in result.stderr
+    assert "conf/robot.yaml:3: Brian: unknown key" in result.stderr
+
+
+def test_unknown_primary_protocol_is_refused_with_the_installed_ones(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text("PrimaryProtocol: slack\n")
+    result = burrow("run", str(tmp_path))
+    assert result.returncode == 2
+    assert "PrimaryProtocol 'slack' has no connector" in result.stderr

@@ -1,0 +1,341 @@
+"""Pipelines, policy, timeouts and operations, through a real robot and real children."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from support import run
+
+GO = "config: |\n  Commands:\n    - {Command: go, Regex: 'go(?: (.*))?'}\n"
+
+
+def _say_task(harness, name: str, settings: str = "", ret: int = 0) -> None:
+    harness.extension(
+        "task",
+        name,
+        f"commands:\n  '*':\n    - [Say, '{name} {{args}}']\n    - {{return: {ret}}}\n",
+        settings,
+    )
+
+
+async def _conversation(
+    harness, user: str, text: str, n: int, channel: str = "general"
+) -> list[str]:
+    await harness.start()
+    try:
+        return await harness.texts(user, text, channel, n=n)
+    finally:
+        await harness.stop()
+
+
+def test_added_tasks_run_before_later_steps_and_final_tasks_run_last_added_first(harness) -> None:
+    for name in ("one", "two", "three", "fin1", "fin2", "nested"):
+        _say_task(harness, name)
+    harness.extension(
+        "task", "outer", "commands:\n  '*':\n    - [Say, outer]\n    - [AddTask, nested]\n"
+    )
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [AddTask, outer]\n    - [AddTask, two, x]\n"
+        "    - [FinalTask, fin1]\n    - [FinalTask, fin2]\n    - [FailTask, one]\n",
+    )
+    texts = run(_conversation(harness, "bob", ";go", n=5))
+    assert texts == ["outer", "nested []", "two ['x']", "fin2 []", "fin1 []"]
+
+
+def test_a_failing_step_stops_the_primary_list_and_runs_fail_tasks_in_order(harness) -> None:
+    for name in ("never", "cleanup", "fail1", "fail2"):
+        _say_task(harness, name)
+    _say_task(harness, "boom", ret=1)
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [AddTask, boom]\n    - [AddTask, never]\n"
+        "    - [FinalTask, cleanup]\n    - [FailTask, fail1]\n    - [FailTask, fail2]\n",
+    )
+    texts = run(_conversation(harness, "bob", ";go", n=4))
+    assert texts == ["boom []", "cleanup []", "fail1 []", "fail2 []"]
+
+
+def test_add_task_family_enforces_stage_type_existence_and_privilege(harness) -> None:
+    _say_task(harness, "plain")
+    _say_task(harness, "secret", settings="Privileged: true")
+    harness.extension(
+        "task",
+        "late",
+        "commands:\n  '*':\n    - {call: [AddTask, plain], as: r}\n    - [Say, 'late={r[ret_val]}']\n",
+    )
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n"
+        "    - {call: [AddTask, nosuch], as: a}\n    - {call: [AddTask, secret], as: b}\n"
+        "    - {call: [AddJob, plain], as: c}\n    - {call: [AddCommand, pipe, 'bogus'], as: d}\n"
+        "    - {call: [AddCommand, pipe, ''], as: e}\n    - [FinalTask, late]\n"
+        "    - [Say, '{a[ret_val]} {b[ret_val]} {c[ret_val]} {d[ret_val]} {e[ret_val]}']\n",
+    )
+    texts = run(_conversation(harness, "bob", ";go", n=2))
+    # TaskNotFound, PrivilegeViolation, InvalidTaskType, CommandNotMatched, MissingArguments;
+    # then InvalidStage from a final task.
+    assert texts == ["23 29 26 27 24", "late=25"]
+
+
+def test_add_command_runs_a_plugin_command_with_its_captures(harness) -> None:
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [AddCommand, echo, 'say hello world']\n",
+    )
+    harness.extension(
+        "plugin",
+        "echo",
+        "config: |\n  Commands: [{Command: say, Regex: 'say (.*)'}]\ncommands:\n  say:\n    - [Say, 'echo {args[1]}']\n",
+    )
+    assert run(_conversation(harness, "bob", ";go", n=1)) == ["echo hello world"]
+
+
+def test_privileged_pipeline_may_add_privileged_tasks(harness) -> None:
+    _say_task(harness, "secret", settings="Privileged: true")
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [AddTask, secret]\n",
+        settings="Privileged: true",
+    )
+    assert run(_conversation(harness, "bob", ";go", n=1)) == ["secret []"]
+
+
+def test_admin_command_is_refused_for_a_non_admin(harness) -> None:
+    harness.extension(
+        "plugin", "pipe", GO + "commands:\n  go:\n    - [Say, ran]\n", conf="AdminCommands: [go]\n"
+    )
+
+    async def main():
+        await harness.start()
+        try:
+            return await harness.texts("bob", ";go") + await harness.texts("alice", ";go")
+        finally:
+            await harness.stop()
+
+    assert run(main()) == ["Sorry, 'pipe/go' is only available to robot administrators", "ran"]
+
+
+def _authorizer(harness, ret: int) -> None:
+    harness.extension(
+        "plugin",
+        "gate",
+        "config: |\n  Commands: [{Command: nothing, Regex: 'gate nothing'}]\n"
+        f"commands:\n  _authorize:\n    - [Log, 2, 'asked about {{args[1]}} {{args[3]}}']\n    - {{return: {ret}}}\n",
+    )
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [Say, ran]\n",
+        conf="Authorizer: gate\nAuthorizedCommands: [go]\n",
+    )
+
+
+def test_authorizer_returning_success_lets_the_command_run(harness) -> None:
+    _authorizer(harness, 7)
+    assert run(_conversation(harness, "bob", ";go", n=1)) == ["ran"]
+
+
+def test_authorizer_returning_normal_fails_closed(harness) -> None:
+    _authorizer(harness, 0)
+    assert run(_conversation(harness, "bob", ";go", n=1)) == [
+        "Sorry, authorization failed due to a problem with the authorization plugin"
+    ]
+
+
+def test_command_needing_an_authorizer_that_is_missing_is_refused(harness) -> None:
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [Say, ran]\n",
+        conf="AuthorizeAllCommands: true\n",
+    )
+    [text] = run(_conversation(harness, "bob", ";go", n=1))
+    assert text.startswith("Sorry, 'pipe/go' requires authorization")
+
+
+def test_private_command_is_refused_unless_allowed(harness) -> None:
+    harness.extension("plugin", "pipe", GO + "commands:\n  go:\n    - [Say, ran]\n")
+    assert run(_conversation(harness, "bob", "go", n=1, channel="")) == [
+        "Sorry, 'pipe/go' cannot be run as a private command"
+    ]
+
+
+def test_two_plugins_matching_refuse_to_run_either(harness) -> None:
+    for name in ("first", "second"):
+        harness.extension("plugin", name, GO + f"commands:\n  go:\n    - [Say, {name}]\n")
+    assert run(_conversation(harness, "bob", ";go", n=1)) == [
+        "Yikes! Your command matched multiple plugins, so I'm not doing ANYTHING"
+    ]
+
+
+def test_bare_name_gets_yes_and_unknown_command_gets_help(harness) -> None:
+    async def main():
+        await harness.start()
+        try:
+            return await harness.texts("bob", "burrow") + await harness.texts("bob", ";frobnicate")
+        finally:
+            await harness.stop()
+
+    assert run(main()) == ["Yes?", "Sorry, I don't know how to 'frobnicate'; try ';help'"]
+
+
+def test_ambient_matcher_hears_unaddressed_text(harness) -> None:
+    harness.extension(
+        "plugin",
+        "ear",
+        "config: |\n  MessageMatchers: [{Command: heard, Regex: '(?i:coffee)'}]\ncommands:\n  heard:\n    - [Say, 'coffee?']\n",
+    )
+    assert run(_conversation(harness, "bob", "I need Coffee now", n=1)) == ["coffee?"]
+
+
+def test_catch_all_gets_unmatched_addressed_text(harness) -> None:
+    harness.extension(
+        "plugin",
+        "fallback",
+        "config: |\n  CatchAll: true\ncommands:\n  _catchall:\n    - [Say, 'caught {args[1]}']\n",
+    )
+    assert run(_conversation(harness, "bob", ";what is this", n=1)) == ["caught what is this"]
+
+
+def test_hung_extension_is_killed_by_its_timeout_and_the_user_told(harness) -> None:
+    harness.extension(
+        "plugin",
+        "slow",
+        GO + "commands:\n  go:\n    - {sleep: 60}\n",
+        conf="TimeOuts: {Warn: 200ms, Kill: 1s}\n",
+    )
+    started = time.monotonic()
+    [text] = run(_conversation(harness, "bob", ";go", n=1))
+    assert text.startswith("Sorry, 'slow' failed with MechanismFail: timeout")
+    assert time.monotonic() - started < 10
+
+
+def test_robot_keeps_answering_others_while_a_pipeline_hangs(harness) -> None:
+    harness.extension("plugin", "slow", GO + "commands:\n  go:\n    - {sleep: 60}\n")
+
+    async def main():
+        await harness.start()
+        try:
+            await harness.send("bob", ";go")
+            await asyncio.sleep(0.3)
+            started = time.monotonic()
+            texts = await harness.texts("alice", ";ping")
+            return texts, time.monotonic() - started
+        finally:
+            await harness.stop()
+
+    texts, elapsed = run(main())
+    assert texts == ["PONG"] and elapsed < 5
+
+
+def test_ps_lists_running_pipelines_and_kill_stops_one(harness) -> None:
+    harness.extension(
+        "plugin", "slow", GO + "commands:\n  go:\n    - {sleep: 60}\n    - [Say, never]\n"
+    )
+
+    async def main():
+        await harness.start()
+        try:
+            await harness.send("bob", ";go")
+            await asyncio.sleep(0.5)
+            [ps] = await harness.texts("alice", ";ps")
+            slow_id = next(line.split()[0] for line in ps.splitlines() if " slow " in line)
+            [killed] = await harness.texts("alice", f";kill {slow_id}")
+            await asyncio.sleep(0.5)
+            [after] = await harness.texts("alice", ";ps")
+            refused = await harness.texts("bob", ";ps")
+            return ps, killed, after, refused
+        finally:
+            await harness.stop()
+
+    ps, killed, after, refused = run(main())
+    assert "slow" in ps and "bob" in ps
+    assert killed.startswith("Killed pipeline") and "slow" not in after
+    assert refused == ["Sorry, 'admin/ps' is only available to robot administrators"]
+
+
+def test_exclusive_refuses_a_second_holder_and_queues_when_asked(harness) -> None:
+    harness.extension(
+        "plugin",
+        "lock",
+        GO + "commands:\n  go:\n"
+        "    - {call: [Exclusive, deploy, true], as: x}\n    - [Say, 'got={x[bool]} {args[1]}']\n    - {sleep: 1}\n",
+    )
+
+    async def main():
+        await harness.start()
+        try:
+            await harness.send("bob", ";go first")
+            await asyncio.sleep(0.4)
+            await harness.send("alice", ";go second")
+            return [m.text for m in await harness.replies(3)]
+        finally:
+            await harness.stop()
+
+    # The second run's Exclusive is refused, then its task re-runs once the first is done.
+    assert run(main()) == ["got=True first", "got=False second", "got=True second"]
+
+
+def test_job_runs_in_its_channel_with_announcements(harness) -> None:
+    harness.extension(
+        "job",
+        "nightly",
+        "commands:\n  '*':\n    - [Say, 'job args {args}']\n",
+        conf="Channel: ops\n",
+    )
+
+    async def main():
+        await harness.start()
+        try:
+            await harness.send("alice", ";run job nightly a b")
+            return await harness.replies(3)
+        finally:
+            await harness.stop()
+
+    start, body, done = run(main())
+    assert start.text.startswith("Starting job 'nightly'") and start.channel == "ops"
+    assert (body.text, body.channel) == ("job args ['a', 'b']", "ops")
+    assert done.text.startswith("Finished job 'nightly'")
+
+
+def test_init_scheduled_job_runs_at_start(harness) -> None:
+    harness.extension(
+        "job",
+        "boot",
+        "commands:\n  '*':\n    - [SendChannelMessage, ops, booted]\n",
+        conf="Quiet: true\n",
+    )
+    harness.robot_yaml += "ScheduledJobs: [{Name: boot, Schedule: '@init'}]\n"
+
+    async def main():
+        await harness.start()
+        try:
+            return await harness.replies(1)
+        finally:
+            await harness.stop()
+
+    [sent] = run(main())
+    assert (sent.channel, sent.text) == ("ops", "booted")
+
+
+def test_broken_plugin_file_disables_only_that_plugin(harness) -> None:
+    harness.extension("plugin", "good", GO + "commands:\n  go:\n    - [Say, good]\n")
+    harness.extension("plugin", "bad", GO, conf="Commands: [{Command: x, Regex: 'unbalanced('}]\n")
+
+    async def main():
+        robot = await harness.start()
+        try:
+            return robot.catalog.problems(), await harness.texts("bob", ";go")
+        finally:
+            await harness.stop()
+
+    problems, texts = run(main())
+    assert texts == ["good"]
+    assert "conf/plugins/bad.yaml" in problems["bad"] and "Regex" in problems["bad"]
