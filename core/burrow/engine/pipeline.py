@@ -423,6 +423,7 @@ class Pipeline:
         self.killed = reason
         self.log(LogLevel.Audit, f"killed: {reason}")
         self.killed_event.set()
+        self.robot.waiters.interrupt(self)
         if self.execution is not None:
             self.execution.cancel(reason)
 

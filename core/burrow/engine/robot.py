@@ -35,6 +35,7 @@ from burrow.engine.matching import (
     select_catch_all,
 )
 from burrow.engine.pipeline import Pipeline, TaskRun
+from burrow.engine.prompts import ReplyWaiters, prompt_key
 from burrow.engine.policy import MessageContext, is_admin, plugin_available
 from burrow.engine.scheduler import Scheduler
 
@@ -63,6 +64,10 @@ class Robot:
         self.connectors: dict[str, Connector] = {}
         self.pipelines: dict[int, Pipeline] = {}
         self.exclusive = ExclusiveLocks()
+        self.waiters = ReplyWaiters()
+        self.reply_timeout = 45.0  # seconds a prompt waits for its answer (upstream's value)
+        # Thread subscriptions: (protocol, channel, thread id) -> the subscribed plugin.
+        self.subscriptions: dict[tuple[str, str, str], str] = {}
         self.child_memory_limit: int | None = None
         self._inbox: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._tasks: set[asyncio.Task[object]] = set()
@@ -137,6 +142,7 @@ class Robot:
     async def stop(self, grace: float = 10.0) -> None:
         """Stop cleanly: no new work, running pipelines finish within `grace` or are killed."""
         self._stopping.set()
+        self.waiters.interrupt()
         if self._scheduler is not None:
             self._scheduler.stop()
         for connector in self.connectors.values():
@@ -340,6 +346,16 @@ class Robot:
         )
         if message.hidden and not addressed.addressed:
             return
+        # A pending prompt consumes the next message from its user and place, before routing.
+        key = prompt_key(
+            message.protocol,
+            message.user,
+            message.channel,
+            message.thread_id if message.threaded else "",
+        )
+        if key in self.waiters:
+            self.waiters.deliver(key, addressed.text if addressed.addressed else message.text)
+            return
         if addressed.addressed and not addressed.text.strip():
             await self._answer(message, "Yes?")
             return
@@ -383,9 +399,22 @@ class Robot:
             self.start_pipeline(
                 TaskRun(task, found.command, list(found.captures)), message, trigger="ambient"
             )
-        if ambient or not addressed.addressed:
+        if ambient:
             return
-        await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
+        if message.threaded and self._to_subscriber(message):
+            return
+        if addressed.addressed:
+            await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
+
+    def _to_subscriber(self, message: IncomingMessage) -> bool:
+        plugin = self.subscriptions.get((message.protocol, message.channel, message.thread_id))
+        task = self.catalog.get(plugin) if plugin else None
+        if task is None or task.disabled:
+            return False
+        self.start_pipeline(
+            TaskRun(task, "_subscribed", [message.text]), message, trigger="subscription"
+        )
+        return True
 
     async def _unmatched(self, message, text, mode, plugins, available) -> None:  # type: ignore[no-untyped-def]
         # A command that exists but not here deserves a reason, not a shrug (reference 5.7 step 7).
