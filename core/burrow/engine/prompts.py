@@ -88,7 +88,7 @@ class ReplyWaiters:
 
     def interrupt(self, owner: object | None = None) -> None:
         """End the waits of `owner` (or every wait) with Interrupted."""
-        for key, waiters in list(self._waiting.items()):
+        for waiters in list(self._waiting.values()):
             for waiter in [w for w in waiters if owner is None or w.owner is owner]:
                 if not waiter.future.done():
                     waiter.future.set_result(("", RetVal.Interrupted))

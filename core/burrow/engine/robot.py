@@ -35,8 +35,8 @@ from burrow.engine.matching import (
     select_catch_all,
 )
 from burrow.engine.pipeline import Pipeline, TaskRun
-from burrow.engine.prompts import ReplyWaiters, prompt_key
 from burrow.engine.policy import MessageContext, is_admin, plugin_available
+from burrow.engine.prompts import ReplyWaiters, prompt_key
 from burrow.engine.scheduler import Scheduler
 
 log = logging.getLogger("burrow.robot")
