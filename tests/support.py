@@ -97,3 +97,12 @@ class RawChild:
 
 TEST_BINDING_DIST = "burrowbot-testbinding"
 TEST_CHILD_ARGS = ("--binding", "test", "--distribution", TEST_BINDING_DIST)
+
+
+def gone(pid: int) -> bool:
+    """True when `pid` no longer runs (absent, or a zombie nobody has reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

@@ -339,3 +339,95 @@ def test_broken_plugin_file_disables_only_that_plugin(harness) -> None:
     problems, texts = run(main())
     assert texts == ["good"]
     assert "conf/plugins/bad.yaml" in problems["bad"] and "Regex" in problems["bad"]
+
+
+def test_plugin_limited_to_channels_and_users_is_refused_elsewhere(harness) -> None:
+    harness.extension(
+        "plugin",
+        "ops",
+        GO + "commands:\n  go:\n    - [Say, ran]\n",
+        conf="Channels: [random]\nUsers: [alice]\n",
+    )
+
+    async def main():
+        await harness.start()
+        try:
+            return (
+                await harness.texts("alice", ";go", channel="random")
+                + await harness.texts("alice", ";go", channel="general")
+                + await harness.texts("bob", ";go", channel="random")
+            )
+        finally:
+            await harness.stop()
+
+    assert run(main()) == [
+        "ran",
+        "Sorry, 'ops/go' cannot be run in this channel",
+        "Sorry, 'ops/go' cannot be run in this channel",
+    ]
+
+
+def test_hidden_command_is_answered_privately_when_allowed(harness) -> None:
+    harness.extension(
+        "plugin",
+        "secret",
+        GO + "commands:\n  go:\n    - [Reply, shh]\n",
+        conf="AllowedPrivateCommands: ['*']\n",
+    )
+
+    async def main():
+        await harness.start()
+        try:
+            return await harness.exchange("bob", ";go", hidden=True)
+        finally:
+            await harness.stop()
+
+    [sent] = run(main())
+    assert (sent.user, sent.channel, sent.hidden, sent.text) == ("bob", "general", True, "shh")
+
+
+def test_job_trigger_starts_the_job_with_its_captures(harness) -> None:
+    harness.extension(
+        "job",
+        "deploy",
+        "commands:\n  '*':\n    - [Say, 'deploying {args}']\n",
+        conf="Quiet: true\nChannel: ops\nTriggers: [{Regex: 'build (\\d+) passed', User: ci}]\n",
+    )
+    harness.robot_yaml = harness.robot_yaml.replace(
+        "UserRoster:\n", "UserRoster:\n  - {UserName: ci, BotUser: true}\n"
+    )
+
+    async def main():
+        await harness.start()
+        try:
+            await harness.send("bob", "build 12 passed")  # wrong user: nothing
+            return await harness.texts("ci", "build 41 passed")
+        finally:
+            await harness.stop()
+
+    assert run(main()) == ["deploying ['41']"]
+
+
+def test_shutdown_kills_pipelines_that_outlive_the_grace_period_and_reaps_children(harness) -> None:
+    harness.extension("plugin", "slow", GO + "commands:\n  go:\n    - {sleep: 60}\n")
+
+    async def main():
+        robot = await harness.start()
+        await harness.send("bob", ";go")
+        await asyncio.sleep(0.5)
+        [pipeline] = list(robot.pipelines.values())
+        await asyncio.sleep(0.2)
+        pid = pipeline.execution.pid
+        started = time.monotonic()
+        await robot.stop(grace=0.5)
+        return pid, time.monotonic() - started, dict(robot.pipelines), pipeline.killed
+
+    pid, elapsed, left, killed = run(main())
+    assert left == {} and killed == "the robot is shutting down"
+    assert elapsed < 8
+    with (
+        open(f"/proc/{pid}/stat")
+        if __import__("os").path.exists(f"/proc/{pid}")
+        else open("/dev/null") as f
+    ):
+        assert " Z " not in f.read()

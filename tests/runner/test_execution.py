@@ -15,16 +15,7 @@ from burrow.constants import TaskRetVal
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.environment import PASSED_THROUGH
 from burrow.runner.execution import Execution, ExecutionSpec
-from support import RecordingDispatcher, run
-
-
-def _gone(pid: int) -> bool:
-    """True when `pid` no longer runs (absent, or a zombie nobody has reaped yet)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
+from support import RecordingDispatcher, gone, run
 
 
 def test_robot_calls_nested_in_an_execution_are_served_in_order(execute, dispatcher) -> None:
@@ -101,10 +92,10 @@ def test_hung_extension_is_killed_on_timeout_with_its_grandchildren(execute) -> 
     assert result.ret_val == TaskRetVal.MechanismFail
     assert result.error.code == ErrorCode.TIMEOUT
     deadline = time.monotonic() + 5
-    while not _gone(grandchild) and time.monotonic() < deadline:
+    while not gone(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(grandchild), f"grandchild {grandchild} survived its execution"
-    assert _gone(result.pid)
+    assert gone(grandchild), f"grandchild {grandchild} survived its execution"
+    assert gone(result.pid)
 
 
 def test_extension_that_ignores_cancel_and_sigterm_is_sigkilled(execute) -> None:
@@ -231,4 +222,4 @@ def test_cancel_stops_a_running_execution_promptly(test_binding: Binding, tmp_pa
 @pytest.mark.parametrize("n", [1, 20])
 def test_many_executions_leave_no_children_behind(execute, n: int) -> None:
     pids = [execute("ret", "0").pid for _ in range(n)]
-    assert all(_gone(pid) for pid in pids)
+    assert all(gone(pid) for pid in pids)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -399,12 +400,33 @@ class Robot:
             self.start_pipeline(
                 TaskRun(task, found.command, list(found.captures)), message, trigger="ambient"
             )
-        if ambient:
+        if ambient or self._triggered_jobs(message):
             return
         if message.threaded and self._to_subscriber(message):
             return
         if addressed.addressed:
             await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
+
+    def _triggered_jobs(self, message: IncomingMessage) -> bool:
+        """Start every job whose `Triggers` match this message (reference 5.7 step 6)."""
+        started = False
+        for task in self.catalog.tasks.values():
+            if task.kind is not TaskKind.JOB or task.disabled or task.job is None:
+                continue
+            for trigger in task.job.triggers:
+                if (trigger.user and trigger.user != message.user) or (
+                    trigger.channel and trigger.channel != message.channel
+                ):
+                    continue
+                found = re.search(trigger.regex, message.text)
+                if found is not None:
+                    args = [g or "" for g in found.groups()]
+                    self.start_pipeline(
+                        TaskRun(task, "", args), message, automatic=True, trigger="triggered"
+                    )
+                    started = True
+                    break
+        return started
 
     def _to_subscriber(self, message: IncomingMessage) -> bool:
         plugin = self.subscriptions.get((message.protocol, message.channel, message.thread_id))
