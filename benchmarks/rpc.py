@@ -55,7 +55,7 @@ async def spawn_to_hello(
         holder: dict[str, AsyncSession] = {}
         start = time.perf_counter()
         child = await ChildProcess.spawn(
-            argv, env=child_environment(), cwd=workdir, on_stdout=lambda d: holder["s"].feed(d)
+            argv, env=child_environment(), cwd=workdir, on_stdout=lambda d, h=holder: h["s"].feed(d)
         )
 
         async def refuse(request: Any) -> Any:
