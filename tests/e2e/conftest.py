@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from burrow.connectors.testing import SentMessage, TestConnector
 from burrow.engine.robot import Robot
+from support import run
+
+T = TypeVar("T")
 
 ROBOT_YAML = """\
 BotInfo: {UserName: burrow, FullName: Burrow Robot, Email: burrow@example.com}
@@ -71,6 +74,18 @@ class RobotHarness:
         self.connector = TestConnector({})
         await self.robot.start({"test": self.connector}, primary="test")
         return self.robot
+
+    def play(self, script: Callable[[RobotHarness], Awaitable[T]]) -> T:
+        """Start the robot, run `script` against it, always stop it; return what it returned."""
+
+        async def main() -> T:
+            await self.start()
+            try:
+                return await script(self)
+            finally:
+                await self.stop()
+
+        return run(main())
 
     async def stop(self) -> None:
         if self.robot is not None:

@@ -112,14 +112,13 @@ def test_admin_command_is_refused_for_a_non_admin(harness) -> None:
         "plugin", "pipe", GO + "commands:\n  go:\n    - [Say, ran]\n", conf="AdminCommands: [go]\n"
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go") + await harness.texts("alice", ";go")
-        finally:
-            await harness.stop()
+    async def script(h):
+        return await h.texts("bob", ";go") + await h.texts("alice", ";go")
 
-    assert run(main()) == ["Sorry, 'pipe/go' is only available to robot administrators", "ran"]
+    assert harness.play(script) == [
+        "Sorry, 'pipe/go' is only available to robot administrators",
+        "ran",
+    ]
 
 
 def _authorizer(harness, ret: int) -> None:
@@ -176,14 +175,10 @@ def test_two_plugins_matching_refuse_to_run_either(harness) -> None:
 
 
 def test_bare_name_gets_yes_and_unknown_command_gets_help(harness) -> None:
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", "burrow") + await harness.texts("bob", ";frobnicate")
-        finally:
-            await harness.stop()
+    async def script(h):
+        return await h.texts("bob", "burrow") + await h.texts("bob", ";frobnicate")
 
-    assert run(main()) == ["Yes?", "Sorry, I don't know how to 'frobnicate'; try ';help'"]
+    assert harness.play(script) == ["Yes?", "Sorry, I don't know how to 'frobnicate'; try ';help'"]
 
 
 def test_ambient_matcher_hears_unaddressed_text(harness) -> None:
@@ -314,14 +309,7 @@ def test_init_scheduled_job_runs_at_start(harness) -> None:
     )
     harness.robot_yaml += "ScheduledJobs: [{Name: boot, Schedule: '@init'}]\n"
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.replies(1)
-        finally:
-            await harness.stop()
-
-    [sent] = run(main())
+    [sent] = harness.play(lambda h: h.replies(1))
     assert (sent.channel, sent.text) == ("ops", "booted")
 
 
@@ -375,14 +363,7 @@ def test_hidden_command_is_answered_privately_when_allowed(harness) -> None:
         conf="AllowedPrivateCommands: ['*']\n",
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.exchange("bob", ";go", hidden=True)
-        finally:
-            await harness.stop()
-
-    [sent] = run(main())
+    [sent] = harness.play(lambda h: h.exchange("bob", ";go", hidden=True))
     assert (sent.user, sent.channel, sent.hidden, sent.text) == ("bob", "general", True, "shh")
 
 

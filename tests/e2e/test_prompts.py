@@ -63,14 +63,7 @@ def test_equals_asks_for_the_default(harness) -> None:
 def test_unknown_matcher_label_is_matcher_not_found(harness) -> None:
     harness.extension("plugin", "quiz", ASK)
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";ask shoesize")
-        finally:
-            await harness.stop()
-
-    assert run(main()) == ["reply= ret=19"]
+    assert harness.play(lambda h: h.texts("bob", ";ask shoesize")) == ["reply= ret=19"]
 
 
 def test_unanswered_prompt_times_out(harness) -> None:

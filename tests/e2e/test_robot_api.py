@@ -21,28 +21,14 @@ def _plugin(harness, steps: str, settings: str = "", conf: str = "") -> None:
 def test_say_in_a_channel_goes_to_the_channel(harness) -> None:
     _plugin(harness, "    - [Say, 'hi {bot[user]}']\n")
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.exchange("bob", ";go")
-        finally:
-            await harness.stop()
-
-    [sent] = run(main())
+    [sent] = harness.play(lambda h: h.exchange("bob", ";go"))
     assert (sent.user, sent.channel, sent.threaded, sent.text) == ("", "general", False, "hi bob")
 
 
 def test_reply_is_addressed_and_reply_thread_is_threaded(harness) -> None:
     _plugin(harness, "    - [Reply, one]\n    - [ReplyThread, two]\n    - [SayThread, three]\n")
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.exchange("bob", ";go", n=3)
-        finally:
-            await harness.stop()
-
-    one, two, three = run(main())
+    one, two, three = harness.play(lambda h: h.exchange("bob", ";go", n=3))
     assert (one.user, one.channel, one.threaded) == ("bob", "general", False)
     assert (two.user, two.channel, two.threaded) == ("bob", "general", True)
     assert (three.user, three.channel, three.threaded) == ("", "general", True)
@@ -68,14 +54,7 @@ def test_say_in_a_dm_stays_a_dm_and_a_threaded_message_is_answered_in_its_thread
 def test_direct_option_turns_say_into_a_dm(harness) -> None:
     _plugin(harness, "    - {call: [Say, secret], options: {direct: true}}\n")
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.exchange("bob", ";go")
-        finally:
-            await harness.stop()
-
-    [sent] = run(main())
+    [sent] = harness.play(lambda h: h.exchange("bob", ";go"))
     assert (sent.user, sent.channel) == ("bob", "")
 
 
@@ -93,14 +72,7 @@ def test_send_family_addresses_users_channels_and_threads(harness) -> None:
         "    - [Say, 'missing={missing[ret_val]} inactive={inactive[ret_val]}']\n",
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.exchange("bob", ";go", n=7)
-        finally:
-            await harness.stop()
-
-    sent = run(main())
+    sent = harness.play(lambda h: h.exchange("bob", ";go", n=7))
     assert [(s.user, s.channel, s.threaded, s.text) for s in sent] == [
         ("", "random", False, "a"),
         ("", "random", True, "b"),
@@ -115,14 +87,7 @@ def test_send_family_addresses_users_channels_and_threads(harness) -> None:
 def test_empty_message_is_failed_and_not_sent(harness) -> None:
     _plugin(harness, "    - {call: [Say, ''], as: r}\n    - [Say, 'ret={r[ret_val]}']\n")
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go")
-        finally:
-            await harness.stop()
-
-    assert run(main()) == ["ret=63"]
+    assert harness.play(lambda h: h.texts("bob", ";go")) == ["ret=63"]
 
 
 def test_attributes_come_from_the_roster_and_bot_info(harness) -> None:
@@ -140,27 +105,18 @@ def test_attributes_come_from_the_roster_and_bot_info(harness) -> None:
         "FullName: Bob User}", "FullName: Bob User, FirstName: Bob}"
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go")
-        finally:
-            await harness.stop()
-
-    assert run(main()) == ["Burrow Robot|Alice <alice@example.com>|alice@example.com|Bob|3|3"]
+    assert harness.play(lambda h: h.texts("bob", ";go")) == [
+        "Burrow Robot|Alice <alice@example.com>|alice@example.com|Bob|3|3"
+    ]
 
 
 def test_check_admin_is_true_only_for_roster_listed_admins(harness) -> None:
     _plugin(harness, "    - {call: [CheckAdmin], as: a}\n    - [Say, '{a[bool]}']\n")
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("alice", ";go") + await harness.texts("bob", ";go")
-        finally:
-            await harness.stop()
+    async def script(h):
+        return await h.texts("alice", ";go") + await h.texts("bob", ";go")
 
-    assert run(main()) == ["True", "False"]
+    assert harness.play(script) == ["True", "False"]
 
 
 def test_get_task_config_returns_the_merged_config(harness) -> None:
@@ -170,14 +126,7 @@ def test_get_task_config_returns_the_merged_config(harness) -> None:
         conf="Config: {Greeting: howdy}\nAppendCommands: []\n",
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go")
-        finally:
-            await harness.stop()
-
-    assert run(main()) == ["howdy [1, 2] 0"]
+    assert harness.play(lambda h: h.texts("bob", ";go")) == ["howdy [1, 2] 0"]
 
 
 def test_parameters_from_configuration_and_set_parameter_reach_later_tasks(harness) -> None:
@@ -194,14 +143,10 @@ def test_parameters_from_configuration_and_set_parameter_reach_later_tasks(harne
         "    - [Say, 'set={ok[bool]} bad={bad[bool]}']\n    - [AddTask, reader]\n",
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go", n=2)
-        finally:
-            await harness.stop()
-
-    assert run(main()) == ["set=True bad=False", "color=blue token=s3cret"]
+    assert harness.play(lambda h: h.texts("bob", ";go", n=2)) == [
+        "set=True bad=False",
+        "color=blue token=s3cret",
+    ]
 
 
 def test_set_working_directory_moves_later_children_never_the_robot(harness) -> None:
@@ -217,14 +162,10 @@ def test_set_working_directory_moves_later_children_never_the_robot(harness) -> 
     (harness.root / "sub").mkdir(parents=True)
     before = os.getcwd()
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go", n=2)
-        finally:
-            await harness.stop()
-
-    assert run(main()) == ["True False False", f"cwd={(harness.root / 'sub').resolve()}"]
+    assert harness.play(lambda h: h.texts("bob", ";go", n=2)) == [
+        "True False False",
+        f"cwd={(harness.root / 'sub').resolve()}",
+    ]
     assert os.getcwd() == before
 
 
@@ -237,14 +178,7 @@ def test_task_environment_carries_message_context_and_parameters_only(harness, m
         settings="Parameters: [{Name: COLOR, Value: teal}]",
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go", n=2)
-        finally:
-            await harness.stop()
-
-    text, whole_env = run(main())
+    text, whole_env = harness.play(lambda h: h.texts("bob", ";go", n=2))
     assert text == "bob general probe teal"
     assert "ROBOT_ONLY_SECRET" not in whole_env and "hunter2" not in whole_env
 
@@ -292,11 +226,6 @@ def test_unknown_robot_method_and_bad_arguments_are_protocol_errors(harness) -> 
         "    - {call: [Say], as: c}\n    - [Say, '{a[error]} {b[error]} {c[error]}']\n",
     )
 
-    async def main():
-        await harness.start()
-        try:
-            return await harness.texts("bob", ";go")
-        finally:
-            await harness.stop()
-
-    assert run(main()) == ["method_not_found invalid_params invalid_params"]
+    assert harness.play(lambda h: h.texts("bob", ";go")) == [
+        "method_not_found invalid_params invalid_params"
+    ]
