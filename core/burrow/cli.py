@@ -73,6 +73,7 @@ def _setup_logging(state_dir: Path, verbose: bool) -> None:
 
 
 async def _run_robot(robot_dir: Path, state_dir: Path | None) -> int:
+    from burrow.brain import BrainError
     from burrow.connectors import connector_factories
     from burrow.connectors.terminal import history_file
     from burrow.engine.config import ConfigError
@@ -81,8 +82,9 @@ async def _run_robot(robot_dir: Path, state_dir: Path | None) -> int:
     robot = Robot(robot_dir, state_dir=state_dir)
     try:
         await robot.load()
-    except ConfigError as exc:
+    except (ConfigError, BrainError) as exc:
         print(f"burrow: the robot cannot start: {exc}", file=sys.stderr)
+        await robot.close_brain()
         return 2
     for name, why in robot.catalog.problems().items():
         print(f"burrow: {name} is disabled: {why}", file=sys.stderr)

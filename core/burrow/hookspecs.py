@@ -8,9 +8,12 @@ is imported by every child, and leaving pluggy out of it keeps child start-up fa
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pluggy
+
+if TYPE_CHECKING:
+    from burrow.brain.registry import RegisterBrain
 
 hookspec = pluggy.HookspecMarker("burrow")
 hookimpl = pluggy.HookimplMarker("burrow")
@@ -31,3 +34,8 @@ def register_bindings(register: RegisterBinding) -> None:
 @hookspec
 def register_connectors(register: object) -> None:
     """Register connectors: `register(name, factory)`; factory(protocol_config) -> Connector."""
+
+
+@hookspec
+def register_brains(register: RegisterBrain) -> None:
+    """Register brain providers: `register(name, factory)`; factory(config, state_dir)."""

@@ -166,7 +166,7 @@ class Pipeline:
                 await self.say(f"{outcome} job '{task.name}', run {self.id}")
         finally:
             self.stage = Stage.DONE
-            self.robot.pipeline_ended(self)
+            await self.robot.pipeline_ended(self)
             self.log(
                 LogLevel.Info,
                 f"pipeline ended: {_ret_name(ret)}",
@@ -377,10 +377,15 @@ class Pipeline:
         return env
 
     def visible_parameters(self, task: TaskDef) -> dict[str, str]:
-        """A task's parameters; the first writer wins: the pipeline's, then the task's own."""
+        """A task's parameters; the first writer wins: the pipeline's, then the task's own.
+
+        A configured value `encrypted:<ciphertext>` (from EncryptSecret) is decrypted here, for
+        this task only; without the key it is withheld and the failure logged.
+        """
         found = dict(self.parameters)
         for name, value in task.parameters.items():
-            found.setdefault(name, value)
+            if name not in found:
+                found[name] = self.robot.reveal(value, f"{task.name} parameter {name}")
         return found
 
     # -- talking ---------------------------------------------------------------------------

@@ -16,6 +16,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from burrow.bindings.registry import BindingRegistry
+from burrow.brain import (
+    ENCRYPTION_KEY_ENV,
+    BrainProvider,
+    Datums,
+    SecretBox,
+    SecretError,
+    ShortTermMemory,
+)
+from burrow.brain import MessageContext as MemoryContext
+from burrow.brain.registry import discover_brains
 from burrow.connectors.base import (
     BotIdentity,
     Connector,
@@ -41,6 +51,8 @@ from burrow.engine.prompts import ReplyWaiters, prompt_key
 from burrow.engine.scheduler import Scheduler
 
 log = logging.getLogger("burrow.robot")
+
+ENCRYPTED_PREFIX = "encrypted:"
 
 DEFAULT_NAME = "burrow"
 
@@ -70,6 +82,10 @@ class Robot:
         # Thread subscriptions: (protocol, channel, thread id) -> the subscribed plugin.
         self.subscriptions: dict[tuple[str, str, str], str] = {}
         self.child_memory_limit: int | None = None
+        self.brain: BrainProvider | None = None
+        self.datums: Datums | None = None
+        self.memory: ShortTermMemory | None = None
+        self.secrets: SecretBox | None = None
         self._inbox: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._tasks: set[asyncio.Task[object]] = set()
         self._runners: list[asyncio.Task[None]] = []
@@ -86,8 +102,14 @@ class Robot:
         return self.loaded.config
 
     async def load(self) -> None:
-        """Load configuration and build the task catalog; raises ConfigError on a bad robot.yaml."""
+        """Load configuration, open the brain, build the task catalog.
+
+        Raises ConfigError for a broken robot.yaml and BrainError for a brain that cannot be
+        opened; in both cases nothing has been written.
+        """
         self.loaded = load_robot(self.home, self.environ)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        await self._open_brain()
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         if self.registry is None:
             self.registry = BindingRegistry.discover(self.environ)
@@ -99,6 +121,20 @@ class Robot:
             builtin_tasks(),
             lambda task: fetch_default_config(task, self.home, self.lib_paths),
         )
+
+    async def _open_brain(self) -> None:
+        c = self.config
+        brain = discover_brains().create(c.brain, c.brain_config, self.state_dir)
+        await brain.open()
+        self.brain = brain
+        self.datums = Datums(brain)
+        self.memory = ShortTermMemory(brain)
+        await self.memory.load()
+        try:
+            self.secrets = SecretBox.from_environ(self.environ)
+        except SecretError as exc:
+            self.secrets = None
+            log.info("secrets are unavailable: %s", exc)
 
     async def start(self, connectors: Mapping[str, Connector], primary: str | None = None) -> None:
         """Load, then run `connectors` and the scheduler in the background.
@@ -162,6 +198,15 @@ class Robot:
         for runner in self._runners:
             runner.cancel()
         await asyncio.gather(*self._runners, return_exceptions=True)
+        await self.close_brain()
+
+    async def close_brain(self) -> None:
+        """Close long-term memory and the brain (after every pipeline has ended)."""
+        if self.datums is not None:
+            await self.datums.close()
+        if self.brain is not None:
+            await self.brain.close()
+            self.brain = None
 
     # -- identity and attributes ------------------------------------------------------------
 
@@ -267,6 +312,19 @@ class Robot:
         connector = self.connectors.get(protocol)
         fallback = connector.user_attribute(user, key) if connector is not None else None
         return (fallback, RetVal.Ok) if fallback else ("", RetVal.AttributeNotFound)
+
+    def reveal(self, value: str, what: str) -> str:
+        """Decrypt an `encrypted:` configuration value; other values pass unchanged."""
+        if not value.startswith(ENCRYPTED_PREFIX):
+            return value
+        if self.secrets is None:
+            log.error("%s is encrypted but %s is not set; withheld", what, ENCRYPTION_KEY_ENV)
+            return ""
+        try:
+            return self.secrets.decrypt_secret(value[len(ENCRYPTED_PREFIX) :])
+        except SecretError as exc:
+            log.error("%s cannot be decrypted (%s); withheld", what, exc)
+            return ""
 
     def timeouts_for(self, task: TaskDef, starter: TaskDef) -> tuple[float, float]:
         """(warn, kill) seconds for running `task` in a pipeline started by `starter`."""
@@ -383,8 +441,14 @@ class Robot:
                 return
             found = matched.match
             if found is not None:
+                captures = await self._resolve_contexts(
+                    message, found.matcher.contexts, found.captures
+                )
+                if isinstance(captures, str):
+                    await self._answer(message, captures)
+                    return
                 task = self.catalog.tasks[found.plugin]
-                self.start_pipeline(TaskRun(task, found.command, list(found.captures)), message)
+                self.start_pipeline(TaskRun(task, found.command, captures), message)
                 return
         ambient_plugins = [
             p.routes
@@ -406,6 +470,35 @@ class Robot:
             return
         if addressed.addressed:
             await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
+
+    async def _resolve_contexts(
+        self, message: IncomingMessage, contexts: tuple[str, ...], captures: tuple[str, ...]
+    ) -> list[str] | str:
+        """Apply matcher `Contexts`: remember named captures, fill in generic ones.
+
+        `Contexts` lists one label per capture group: `server` or `server:it:that`. A capture
+        that is empty or one of the alternates is replaced by the remembered `context:server`;
+        any other value is remembered for next time. Returns the captures, or the reply when a
+        generic word cannot be resolved.
+        """
+        out = list(captures)
+        if not contexts or self.memory is None:
+            return out
+        where = MemoryContext(
+            message.user, message.channel, message.thread_id, message.threaded, message.protocol
+        )
+        for index, spec in enumerate(contexts[: len(out)]):
+            name, *alternates = spec.split(":")
+            if not name:
+                continue
+            if out[index].strip().lower() in {"", *(a.lower() for a in alternates)}:
+                remembered = self.memory.recall(where, f"context:{name}")
+                if not remembered:
+                    return f"Sorry, I don't remember which {name} you mean"
+                out[index] = remembered
+            else:
+                await self.memory.remember_context(where, name, out[index])
+        return out
 
     def _triggered_jobs(self, message: IncomingMessage) -> bool:
         """Start every job whose `Triggers` match this message (reference 5.7 step 6)."""
@@ -481,13 +574,15 @@ class Robot:
             return await pipeline.run()
         except Exception:  # a pipeline bug ends that pipeline, never the robot
             log.exception("pipeline %d failed inside the robot", pipeline.id)
-            self.pipeline_ended(pipeline)
+            await self.pipeline_ended(pipeline)
             return 2
 
-    def pipeline_ended(self, pipeline: Pipeline) -> None:
-        """Release what a pipeline held."""
+    async def pipeline_ended(self, pipeline: Pipeline) -> None:
+        """Release what a pipeline held: Exclusive tags and datum locks."""
         self.exclusive.release_all(pipeline)
         self.pipelines.pop(pipeline.id, None)
+        if self.datums is not None:
+            await self.datums.release_owner(str(pipeline.id))
 
     def automatic_message(self, channel: str) -> IncomingMessage:
         """The message context of work nobody typed (schedules, @init)."""

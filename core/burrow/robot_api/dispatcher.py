@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from burrow.brain import MessageContext as MemoryContext
+from burrow.brain import SecretError
 from burrow.connectors.base import OutgoingMessage
 from burrow.constants import LogLevel, MessageFormat, RetVal, TaskRetVal
 from burrow.engine.catalog import TaskKind
@@ -589,3 +591,128 @@ async def _unsubscribe(api: TaskApi, options: dict[str, Any]) -> Result:
         return {"bool": False}
     del api.robot.subscriptions[key]
     return {"bool": True}
+
+
+# -- long-term memory (reference 6.2) --------------------------------------------------------
+
+
+def _datums(api: TaskApi) -> Any:
+    if api.robot.datums is None:
+        raise RpcError(ErrorCode.INVALID_STATE, "the robot has no brain loaded")
+    return api.robot.datums
+
+
+@robot_method("CheckoutDatum", str, bool, optional=1)
+async def _checkout_datum(
+    api: TaskApi, options: dict[str, Any], key: str, rw: bool = False
+) -> Result:
+    found = await _datums(api).checkout(
+        api.step.task.namespace, key, rw, owner=str(api.pipeline.id)
+    )
+    return {
+        "ret_val": found.ret_val,
+        "exists": found.exists,
+        "lock_token": found.token,
+        "datum": found.datum,
+    }
+
+
+@robot_method("UpdateDatum", str, str, object)
+async def _update_datum(
+    api: TaskApi, options: dict[str, Any], key: str, token: str, datum: Any
+) -> Result:
+    return {"ret_val": await _datums(api).update(api.step.task.namespace, key, token, datum)}
+
+
+@robot_method("CheckinDatum", str, str)
+async def _checkin_datum(api: TaskApi, options: dict[str, Any], key: str, token: str) -> Result:
+    await _datums(api).checkin(api.step.task.namespace, key, token)
+    return {"ok": True}
+
+
+@robot_method("DeleteDatum", str)
+async def _delete_datum(api: TaskApi, options: dict[str, Any], key: str) -> Result:
+    ret = await _datums(api).delete(api.step.task.namespace, key, owner=str(api.pipeline.id))
+    return {"ret_val": ret}
+
+
+# -- short-term memory (reference 6.3) -------------------------------------------------------
+
+
+def _memory(api: TaskApi) -> tuple[Any, MemoryContext]:
+    if api.robot.memory is None:
+        raise RpcError(ErrorCode.INVALID_STATE, "the robot has no brain loaded")
+    m = api.pipeline.message
+    return api.robot.memory, MemoryContext(m.user, m.channel, m.thread_id, m.threaded, m.protocol)
+
+
+def _required(method: str, **values: str) -> None:
+    for name, value in values.items():
+        if not value:
+            raise RpcError(ErrorCode.INVALID_PARAMS, f"{method}: {name} must not be empty")
+
+
+@robot_method("Remember", str, str, bool, optional=1)
+async def _remember(
+    api: TaskApi, options: dict[str, Any], key: str, value: str, shared: bool = False
+) -> Result:
+    _required("Remember", key=key)
+    memory, context = _memory(api)
+    return {"ok": await memory.remember(context, key, value, shared=shared)}
+
+
+@robot_method("RememberThread", str, str, bool, optional=1)
+async def _remember_thread(
+    api: TaskApi, options: dict[str, Any], key: str, value: str, shared: bool = False
+) -> Result:
+    _required("RememberThread", key=key)
+    memory, context = _memory(api)
+    return {"ok": await memory.remember_thread(context, key, value, shared=shared)}
+
+
+@robot_method("RememberContext", str, str)
+async def _remember_context(api: TaskApi, options: dict[str, Any], name: str, value: str) -> Result:
+    _required("RememberContext", context=name)
+    memory, context = _memory(api)
+    return {"ok": await memory.remember_context(context, name, value)}
+
+
+@robot_method("RememberContextThread", str, str)
+async def _remember_context_thread(
+    api: TaskApi, options: dict[str, Any], name: str, value: str
+) -> Result:
+    _required("RememberContextThread", context=name)
+    memory, context = _memory(api)
+    return {"ok": await memory.remember_context_thread(context, name, value)}
+
+
+@robot_method("Recall", str, bool, optional=1)
+async def _recall(api: TaskApi, options: dict[str, Any], key: str, shared: bool = False) -> Result:
+    memory, context = _memory(api)
+    return {"string": memory.recall(context, key, shared=shared)}
+
+
+@robot_method("DeleteMemory", str, bool, optional=1)
+async def _delete_memory(
+    api: TaskApi, options: dict[str, Any], key: str, shared: bool = False
+) -> Result:
+    memory, context = _memory(api)
+    return {"ok": await memory.delete_memory(context, key, shared=shared)}
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+@robot_method("EncryptSecret", str)
+async def _encrypt_secret(api: TaskApi, options: dict[str, Any], plaintext: str) -> Result:
+    if not api.pipeline.privileged:
+        return {"ciphertext": "", "ret_val": RetVal.PrivilegeViolation}
+    box = api.robot.secrets
+    if box is None or not plaintext:
+        api.pipeline.log(LogLevel.Error, "EncryptSecret: no encryption key (BURROW_ENCRYPTION_KEY)")
+        return {"ciphertext": "", "ret_val": RetVal.Failed}
+    try:
+        return {"ciphertext": box.encrypt_secret(plaintext), "ret_val": RetVal.Ok}
+    except SecretError as exc:
+        api.pipeline.log(LogLevel.Error, f"EncryptSecret: {exc}")
+        return {"ciphertext": "", "ret_val": RetVal.Failed}

@@ -10,6 +10,7 @@ without a language interpreter:
         - [Say, "you said {args[1]}"]     # a robot call; str.format with args, bot, cwd, env
         - {call: [GetParameter, X], as: p}          # keep the result as {p[string]}
         - {call: [Say, "{p[string]}"], options: {threaded: true}}
+        - {call: [UpdateDatum, n, "{c[lock_token]}", "=c['datum'] + 1"]}  # "=" evaluates
         - {sleep: 0.5}
         - {return: 1}                               # the TaskRetVal (default 0)
 
@@ -77,6 +78,8 @@ def _run_script(
     }
 
     def fill(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("="):
+            return eval(value[1:], {}, {**fields, **saved})  # test-only: "=c['datum'] + 1"
         if isinstance(value, str):
             return value.format(**fields, **saved)
         if isinstance(value, list):
