@@ -322,7 +322,8 @@ class Pipeline:
                 self.log(
                     LogLevel.Error, f"{task.name} stderr tail: {result.stderr_tail.strip()[-1000:]}"
                 )
-            self.last_error = detail
+            # The user gets the short form: the extension's file name, not the robot's layout.
+            self.last_error = detail.replace(str(task.path), task.path.name)
         return result.ret_val
 
     async def _report_failure(self, failed: TaskRun, ret: int) -> None:

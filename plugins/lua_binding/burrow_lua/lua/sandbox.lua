@@ -1,0 +1,222 @@
+-- sandbox.lua: prepares a fresh Lua state for one extension, then returns its runner.
+--
+-- Called once per execution by burrow_lua.runtime with:
+--   call      the Robot API bridge (a Python function; kept in upvalues, never in a global)
+--   log       log(level, message) into the task log (a Python function, likewise)
+--   codec     codec("encode"|"decode", value) for the json module (likewise)
+--   gbot      the bot fields of the message (a table, becomes GBOT)
+--   lib_dir   the folder of this file, holding gopherbot_v1.lua
+--   path      package.path built from the request's lib_paths
+--
+-- What an extension can and cannot reach is documented in docs/lua.md ("Sandbox"). The
+-- originals this file takes away are kept only in locals, which no extension can reach
+-- once `debug` is gone.
+
+local call, log, codec, gbot, lib_dir, path = ...
+
+local raw_load, raw_loadfile = load, loadfile
+local assert, error, getmetatable, require = assert, error, getmetatable, require
+local select, tostring, type, xpcall = select, tostring, type, xpcall
+local concat, utf8_len = table.concat, utf8.len
+local format, sub = string.format, string.sub
+local getinfo, traceback, getregistry = debug.getinfo, debug.traceback, debug.getregistry
+local searchpath, preload_searcher = package.searchpath, package.searchers[1]
+
+-- Lupa's metatable for Python objects: lock it, so that even a Python object that reached
+-- Lua by mistake offers neither its metatable nor its __gc to an extension.
+local pobject = getregistry().POBJECT
+if pobject then
+    pobject.__metatable = false
+end
+
+-- The wire carries UTF-8 only: replace each invalid byte (U+FFFD) rather than fail on a
+-- log line or an error message.
+local function clean(s)
+    local parts, start = {}, 1
+    while true do
+        local valid, bad = utf8_len(s, start)
+        if valid then
+            break
+        end
+        parts[#parts + 1] = sub(s, start, bad - 1) .. "\u{FFFD}"
+        start = bad + 1
+    end
+    if start == 1 then
+        return s
+    end
+    parts[#parts + 1] = sub(s, start)
+    return concat(parts)
+end
+
+---------------------------------------------------------------------------------------------
+-- Loading code: text only. Binary chunks bypass the compiler's checks and can crash the VM.
+
+function load(chunk, name, mode, ...)
+    -- An explicit nil environment is not the same as none, so keep the arity.
+    if select("#", ...) > 0 then
+        return raw_load(chunk, name, "t", (...))
+    end
+    return raw_load(chunk, name, "t")
+end
+
+function loadfile(filename, mode, ...)
+    if select("#", ...) > 0 then
+        return raw_loadfile(filename, "t", (...))
+    end
+    return raw_loadfile(filename, "t")
+end
+
+function dofile(filename)
+    local chunk, err = raw_loadfile(filename, "t")
+    if not chunk then
+        error(err, 2)
+    end
+    return chunk()
+end
+
+-- Lua 5.1 names, as gopher-lua (upstream Gopherbot's Lua) offers them.
+loadstring = load
+unpack = table.unpack
+
+string.dump = nil
+
+---------------------------------------------------------------------------------------------
+-- Modules: the request's lib_paths, text files only, no C modules.
+
+local function lua_searcher(name)
+    if package.path == "" then
+        return "no lib_paths in this execution (package.path is empty)"
+    end
+    local filename, err = searchpath(name, package.path)
+    if not filename then
+        return err
+    end
+    local chunk, load_err = raw_loadfile(filename, "t")
+    if not chunk then
+        local message = "error loading module '%s' from file '%s':\n\t%s"
+        error(format(message, name, filename, load_err), 3)
+    end
+    return chunk, filename
+end
+
+package.path = path
+package.cpath = ""
+package.loadlib = nil
+package.searchers = { preload_searcher, lua_searcher }
+
+local library = assert(raw_loadfile(lib_dir .. "/gopherbot_v1.lua", "t"))
+package.preload["gopherbot_v1"] = function()
+    return library(call)
+end
+package.preload["burrow"] = function()
+    return require("gopherbot_v1")
+end
+-- gopher-json's interface, which upstream preloads: value or nil, error.
+package.preload["json"] = function()
+    return {
+        encode = function(value)
+            return codec("encode", value)
+        end,
+        decode = function(text)
+            return codec("decode", text)
+        end,
+    }
+end
+
+---------------------------------------------------------------------------------------------
+-- The standard library, reduced.
+
+io = nil
+python = nil
+os = {
+    clock = os.clock,
+    date = os.date,
+    difftime = os.difftime,
+    getenv = os.getenv, -- the child's environment is already reduced to what the robot grants
+    time = os.time,
+}
+debug = { traceback = traceback }
+package.loaded.io = nil
+package.loaded.python = nil
+package.loaded.os = os
+package.loaded.debug = debug
+
+function print(...)
+    local parts = {}
+    for i = 1, select("#", ...) do
+        parts[i] = tostring((select(i, ...)))
+    end
+    log(2, clean(concat(parts, "\t")))
+end
+
+GBOT = gbot
+
+---------------------------------------------------------------------------------------------
+-- The runner: load the extension, run it, describe any error for the robot.
+
+-- Where the error was raised: the frame whose "file:line:" prefixes the message, else the
+-- innermost frame of the extension file, else the innermost Lua frame.
+local function locate(message, script_source)
+    local first, in_script
+    local level = 3 -- 1 is locate, 2 is the handler
+    while true do
+        local info = getinfo(level, "Sl")
+        if not info then
+            break
+        end
+        if info.currentline and info.currentline > 0 then
+            local prefix = info.short_src .. ":" .. info.currentline .. ":"
+            if sub(message, 1, #prefix) == prefix then
+                return info.source, info.currentline
+            end
+            first = first or info
+            if not in_script and info.source == script_source then
+                in_script = info
+            end
+        end
+        level = level + 1
+    end
+    local found = in_script or first
+    if found then
+        return found.source, found.currentline
+    end
+end
+
+return function(script, ...)
+    local chunk, err = raw_loadfile(script, "t")
+    if not chunk then
+        return "load", clean(err)
+    end
+    local script_source = "@" .. script
+    local function handler(e)
+        if type(e) == "userdata" then
+            return e -- a Python exception (a cancel): passed through untouched
+        end
+        local message
+        if type(e) == "string" then
+            message = e
+        else
+            local mt = getmetatable(e)
+            if mt and mt.__tostring then
+                message = tostring(e)
+            else
+                message = "(error object is a " .. type(e) .. " value)"
+            end
+        end
+        message = clean(message)
+        local source, line = locate(message, script_source)
+        return {
+            message = message,
+            traceback = clean(traceback(message, 2)),
+            file = source and sub(source, 1, 1) == "@" and sub(source, 2) or nil,
+            line = line,
+        }
+    end
+    local function returned(ok, value, ...)
+        if ok and type(value) == "string" then
+            value = clean(value)
+        end
+        return ok, value
+    end
+    return "ran", returned(xpcall(chunk, handler, ...))
+end

@@ -1,0 +1,286 @@
+"""Runs one Lua extension in a sandboxed Lua 5.4 state: `lua_run` and `lua_get_config`.
+
+The state is built fresh for each execution (the child serves exactly one): lupa's Lua 5.4
+engine with Python's side closed (no `python` module, no eval, no builtins, no attribute
+access on Python objects) and a memory limit; then lua/sandbox.lua reduces the standard
+library and installs the `gopherbot_v1` library, whose Robot methods come back here as
+robot calls through `_Bridge.call`.
+"""
+
+from __future__ import annotations
+
+import os
+
+# The explicit engine module: `import lupa` alone picks the newest bundled Lua (5.5), which
+# rejects valid 5.4 code.
+import lupa.lua54 as lua54
+
+from burrow.child.context import Canceled
+from burrow.rpc.errors import ErrorCode, RpcError
+from burrow_lua._convert import to_lua, to_python
+
+TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    from burrow.child.context import ExecutionContext
+
+__all__ = ["DEFAULT_MEMORY_LIMIT", "get_config", "run"]
+
+DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
+"""Bytes a Lua state may allocate unless the request's `lua_memory_limit` says otherwise."""
+
+_LIB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
+_MECHANISM_FAIL = 2  # TaskRetVal; burrow.constants would import enum for one number
+_LOG_WARN, _LOG_ERROR = 4, 5  # LogLevel
+_MAX_MESSAGE = 500  # characters of the Lua error kept in the short `message`
+
+
+def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+    """Run the extension with `arg[1..n]` = params["args"] and answer its TaskRetVal."""
+    args = [str(a) for a in params.get("args") or []]
+    try:
+        value = _Execution(params, ctx, robot_api=True).run(args)
+    except _ExtensionError as exc:
+        return {"ret_val": _MECHANISM_FAIL, "error": exc.to_map()}
+    return {"ret_val": _task_ret_val(value)}
+
+
+def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+    """Run the extension with `arg[1] = "_configure"` and answer the YAML string it returns."""
+    value = _Execution(params, ctx, robot_api=False).run(["_configure"])
+    if not isinstance(value, str):
+        kind = "nothing" if value is None else f"a {_lua_kind(value)}"
+        raise RpcError(
+            ErrorCode.EXTENSION_ERROR,
+            f'{params.get("path")}: with arg[1] == "_configure" the script must return its '
+            f"default configuration as a YAML string; it returned {kind}",
+            {"language": "lua", "file": params.get("path")},
+        )
+    return {"config": value}
+
+
+class _ExtensionError(RpcError):
+    """The extension failed to load or raised; answered as `extension_error`."""
+
+
+class _Execution:
+    """One sandboxed Lua state serving one execution request."""
+
+    def __init__(self, params: dict[str, Any], ctx: ExecutionContext, robot_api: bool) -> None:
+        path = params.get("path")
+        if not isinstance(path, str) or not path:
+            raise RpcError(ErrorCode.INVALID_PARAMS, "a Lua execution needs 'path' (a string)")
+        self.path = path
+        self.ctx = ctx
+        self.robot_api = robot_api
+        self.memory_limit = _memory_limit(params.get("lua_memory_limit"))
+        self.lib_paths = [str(p) for p in params.get("lib_paths") or []]
+        bot = params.get("bot")
+        # _configure runs with a blank bot, as upstream: its answer must not depend on who asked.
+        self.bot = bot if isinstance(bot, dict) and robot_api else {}
+
+    def run(self, args: list[str]) -> Any:
+        """Run the script and return its first return value; raise _ExtensionError if it fails."""
+        try:
+            return self._run(args)
+        except lua54.LuaMemoryError:
+            # Raised when the limit is hit outside Lua's own error handling (building the
+            # state, or converting a robot call's result).
+            raise self._run_error("not enough memory") from None
+
+    def _run(self, args: list[str]) -> Any:
+        runtime, runner = _new_sandbox(
+            self.memory_limit, self.ctx, self.robot_api, self._gbot(), self._package_path()
+        )
+        runtime.globals().arg = runtime.table_from({0: self.path, **dict(enumerate(args, 1))})
+        outcome = runner(self.path, *args)
+        if outcome[0] == "load":
+            raise self._load_error(outcome[1])
+        _, ok, value = outcome
+        if ok:
+            return value
+        if isinstance(value, lua54.LuaMemoryError):
+            raise self._run_error("not enough memory")
+        if isinstance(value, BaseException):
+            raise value  # a Canceled, or a bug in the bridge: the child reports it as such
+        raise self._run_error(value)
+
+    def _gbot(self) -> dict[str, Any]:
+        """The bot fields of the message, as upstream's GBOT offers them."""
+        fields: dict[str, Any] = {}
+        for name in ("user", "channel", "thread_id", "message_id", "protocol", "brain"):
+            fields[name] = str(self.bot.get(name) or "")
+        for name in ("user_id", "channel_id"):
+            # Upstream strips the <...> some connectors put around ids.
+            fields[name] = str(self.bot.get(name) or "").removeprefix("<").removesuffix(">")
+        fields["threaded_message"] = bool(self.bot.get("threaded_message"))
+        return fields
+
+    def _package_path(self) -> str:
+        templates = []
+        for folder in self.lib_paths:
+            if ";" in folder or "?" in folder:
+                # Both are package.path syntax; such a folder cannot be expressed in it.
+                self.ctx.log(_LOG_WARN, f"lua: lib path {folder!r} contains ';' or '?'; skipped")
+                continue
+            templates += [f"{folder}/?.lua", f"{folder}/?/init.lua"]
+        return ";".join(templates)
+
+    def _load_error(self, message: str) -> _ExtensionError:
+        """A script that does not compile (or cannot be read)."""
+        line = _line_of(message)
+        data: dict[str, Any] = {"language": "lua", "file": self.path, "traceback": message}
+        if line is not None:
+            data["line"] = line
+        return self._report(message, data)
+
+    def _run_error(self, info: Any) -> _ExtensionError:
+        """A script that raised: the handler's table, or the bare string of an out-of-memory
+        error (which Lua raises without calling the handler)."""
+        if lua54.lua_type(info) == "table":
+            message = str(info["message"])
+            data: dict[str, Any] = {
+                "language": "lua",
+                "file": info["file"] or self.path,
+                # The frames below the extension's main chunk are the sandbox's runner.
+                "traceback": str(info["traceback"]).split("\n\t[C]: in function 'xpcall'")[0],
+            }
+            if isinstance(info["line"], int):
+                data["line"] = info["line"]
+        else:
+            message = str(info)
+            if message == "not enough memory":
+                message = f"not enough memory (the Lua memory limit is {self.memory_limit} bytes)"
+            data = {"language": "lua", "file": self.path, "traceback": message}
+        return self._report(message, data)
+
+    def _report(self, message: str, data: dict[str, Any]) -> _ExtensionError:
+        short = message.split("\n", 1)[0]
+        if len(short) > _MAX_MESSAGE:
+            short = short[: _MAX_MESSAGE - 3] + "..."
+        self.ctx.log(_LOG_ERROR, f"Lua error in {self.path}: {data.get('traceback') or message}")
+        return _ExtensionError(ErrorCode.EXTENSION_ERROR, short, data)
+
+
+def _new_sandbox(
+    memory_limit: int,
+    ctx: ExecutionContext,
+    robot_api: bool,
+    gbot: dict[str, Any],
+    package_path: str,
+) -> tuple[lua54.LuaRuntime, Any]:
+    """A fresh Lua state prepared by lua/sandbox.lua, and the runner function it returns."""
+    runtime = lua54.LuaRuntime(
+        register_eval=False,
+        register_builtins=False,
+        unpack_returned_tuples=True,
+        attribute_filter=_deny_attribute,
+        max_memory=memory_limit or None,
+    )
+    bridge = _Bridge(runtime, ctx, robot_api)
+    with open(os.path.join(_LIB_DIR, "sandbox.lua"), "rb") as handle:
+        prelude = runtime.compile(handle.read(), name="@" + handle.name, mode="t")
+    runner = prelude(
+        bridge.call, bridge.log, bridge.codec, runtime.table_from(gbot), _LIB_DIR, package_path
+    )
+    return runtime, runner
+
+
+class _Bridge:
+    """The Python functions the sandbox holds: Robot API calls, the task log, JSON."""
+
+    def __init__(self, runtime: lua54.LuaRuntime, ctx: ExecutionContext, robot_api: bool) -> None:
+        self._runtime = runtime
+        self._ctx = ctx
+        self._robot_api = robot_api
+
+    def call(
+        self, method: str, direct: Any, threaded: Any, message_format: Any, *args: Any
+    ) -> tuple[Any, Any]:
+        """Make one robot call: (True, result), (False, None) when it failed, (None, why) for
+        a bad argument, which the library raises at the extension's call site."""
+        try:
+            wire_args = [to_python(arg) for arg in args]
+        except ValueError as exc:
+            return None, str(exc)
+        options: dict[str, Any] = {}
+        if direct is not None:
+            options["direct"] = bool(direct)
+        if threaded is not None:
+            options["threaded"] = bool(threaded)
+        if message_format is not None:
+            options["format"] = int(message_format)
+        if not self._robot_api:
+            self._ctx.log(_LOG_WARN, f"{method}: the Robot API is not available during _configure")
+            return False, None
+        try:
+            result = self._ctx.robot_call(method, wire_args, options or None)
+        except Canceled:
+            raise  # ends the script (through Lua) and the execution
+        except RpcError as exc:
+            # The extension gets the method's zero value and carries on, as upstream's clients.
+            self._ctx.log(_LOG_ERROR, f"robot call {method} failed: {exc}")
+            return False, None
+        return True, to_lua(self._runtime, result)
+
+    def log(self, level: int, message: str) -> None:
+        """Write a line into the task log (Lua's `print`)."""
+        self._ctx.log(level, message)
+
+    def codec(self, operation: str, value: Any) -> Any:
+        """`json.encode(value)` / `json.decode(text)`: the result, or (nil, error)."""
+        import json  # only for extensions that use it
+
+        try:
+            if operation == "encode":
+                data = to_python(value)
+                return json.dumps(data, ensure_ascii=False, allow_nan=False)
+            if not isinstance(value, str):
+                return None, f"json.decode needs a string, got {_lua_kind(value)}"
+            return to_lua(self._runtime, json.loads(value))
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+            return None, f"json.{operation}: {exc}"
+
+
+def _deny_attribute(obj: object, name: object, is_setting: bool) -> str:
+    """lupa's attribute filter: no Python attribute is readable or writable from Lua."""
+    raise AttributeError("Python attributes are not accessible from Lua")
+
+
+def _memory_limit(value: Any) -> int:
+    """The request's `lua_memory_limit` in bytes (0 = no limit of the Lua allocator)."""
+    if value is None:
+        return DEFAULT_MEMORY_LIMIT
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise RpcError(
+            ErrorCode.INVALID_PARAMS,
+            f"lua_memory_limit must be a number of bytes (0 = none), got {value!r}",
+        )
+    return value
+
+
+def _task_ret_val(value: Any) -> int:
+    """A number is the TaskRetVal (truncated, as upstream's Go conversion); anything else is
+    Normal (0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if isinstance(value, float):
+        return int(value) if value == value and abs(value) != float("inf") else 0
+    return value
+
+
+def _line_of(message: str) -> int | None:
+    """The line of a Lua error message "chunk:LINE: text"."""
+    import re  # only on this error path: `re` costs a child about 5 ms to import
+
+    found = re.search(r":(\d+):", message.split("\n", 1)[0])
+    return int(found.group(1)) if found else None
+
+
+def _lua_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return lua54.lua_type(value) or type(value).__name__
