@@ -67,9 +67,11 @@ class RobotHarness:
                 text += f"{section}:\n" + "\n".join(lines) + "\n"
         (self.root / "conf" / "robot.yaml").write_text(text)
 
-    async def start(self) -> Robot:
+    async def start(self, clock: Callable[[], float] | None = None) -> Robot:
         self.write()
         self.robot = Robot(self.root, state_dir=self.root / "state")
+        if clock is not None:
+            self.robot.clock = clock
         await self.robot.load()
         self.connector = TestConnector({})
         await self.robot.start({"test": self.connector}, primary="test")

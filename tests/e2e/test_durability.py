@@ -20,7 +20,12 @@ KILL_AFTER = 60
 def _stream_extension() -> str:
     # Each step checks the counter out, writes i, and only then says "ack i": an ack on the
     # terminal means the robot had answered UpdateDatum, i.e. the write was acknowledged.
-    lines = ["config: |", "  Commands: [{Command: stream, Regex: stream}]", "commands:", "  stream:"]
+    lines = [
+        "config: |",
+        "  Commands: [{Command: stream, Regex: stream}]",
+        "commands:",
+        "  stream:",
+    ]
     for i in range(1, UPDATES + 1):
         lines += [
             f"    - {{call: [CheckoutDatum, counter, true], as: c{i}}}",
@@ -38,7 +43,10 @@ def test_sigkilled_robot_keeps_every_acknowledged_update(tmp_path: Path) -> None
     )
     robot = subprocess.Popen(
         [sys.executable, "-m", "burrow", "run", str(tmp_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     acked = 0
     try:

@@ -407,3 +407,43 @@ def test_shutdown_kills_pipelines_that_outlive_the_grace_period_and_reaps_childr
     assert left == {} and killed == "the robot is shutting down"
     assert elapsed < 8
     assert gone(pid)
+
+
+def test_cron_scheduled_job_fires_at_its_time(harness) -> None:
+    harness.extension(
+        "job",
+        "tick",
+        "commands:\n  '*':\n    - [SendChannelMessage, ops, 'tick {args}']\n",
+        conf="Quiet: true\n",
+    )
+    harness.robot_yaml += "ScheduledJobs: [{Name: tick, Schedule: '*/5 * * * *', Arguments: [a]}]\n"
+    # A clock 0.3 s before a five-minute boundary, so the job is due almost at once.
+    now = time.time()
+    offset = (300 - now % 300) - 0.3
+
+    async def main():
+        await harness.start(clock=lambda: time.time() + offset)
+        try:
+            return await harness.replies(1, timeout=5)
+        finally:
+            await harness.stop()
+
+    [sent] = run(main())
+    assert (sent.channel, sent.text) == ("ops", "tick ['a']")
+
+
+def test_malformed_cron_schedule_is_a_configuration_error(harness) -> None:
+    from burrow.engine.config import ConfigError
+
+    harness.robot_yaml += "ScheduledJobs: [{Name: tick, Schedule: '61 * * * *'}]\n"
+
+    async def main():
+        try:
+            await harness.start()
+        except ConfigError as exc:
+            return str(exc)
+        finally:
+            await harness.stop()
+        return ""
+
+    assert "ScheduledJobs[0].Schedule" in run(main())

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -92,6 +93,7 @@ class Robot:
         self._scheduler: Scheduler | None = None
         self._stopping = asyncio.Event()
         self.primary_protocol = ""
+        self.clock = time.time  # the scheduler's wall clock
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -150,7 +152,7 @@ class Robot:
             self._runners.append(
                 asyncio.get_running_loop().create_task(self._run_connector(connector))
             )
-        self._scheduler = Scheduler(self)
+        self._scheduler = Scheduler(self, self.clock)
         self._scheduler.start()
         log.info(
             "%s is ready (%d plugins, %d disabled)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -23,8 +24,9 @@ log = logging.getLogger("burrow.scheduler")
 class Scheduler:
     """Starts each scheduled job at its times, as an automatic pipeline."""
 
-    def __init__(self, robot: Robot) -> None:
+    def __init__(self, robot: Robot, clock: Callable[[], float] = time.time) -> None:
         self._robot = robot
+        self._clock = clock  # wall-clock seconds; injectable so tests need not wait a minute
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -43,10 +45,10 @@ class Scheduler:
 
     async def _every(self, entry: ScheduledJob) -> None:
         zone = ZoneInfo(self._robot.config.time_zone) if self._robot.config.time_zone else None
-        times = croniter(entry.schedule, datetime.now(zone))
+        times = croniter(entry.schedule, datetime.fromtimestamp(self._clock(), zone))
         while True:
             due = times.get_next(float)
-            await asyncio.sleep(max(0.0, due - time.time()))
+            await asyncio.sleep(max(0.0, due - self._clock()))
             self._fire(entry)
 
     def _fire(self, entry: ScheduledJob) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
+from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -258,8 +259,10 @@ class ScheduledJob(_Model):
     @field_validator("schedule")
     @classmethod
     def _five_fields_or_init(cls, schedule: str) -> str:
-        """Check the shape of the schedule; the scheduler parses the fields themselves."""
-        if schedule.strip() != "@init" and len(schedule.split()) != 5:
+        """A 5-field cron expression croniter accepts, or @init."""
+        if schedule.strip() != "@init" and (
+            len(schedule.split()) != 5 or not croniter.is_valid(schedule.strip())
+        ):
             raise InvalidValue(
                 f"{schedule!r} is neither a 5-field cron expression nor @init",
                 "write minute hour day-of-month month day-of-week, e.g. '0 8 * * 1-5'",
