@@ -35,7 +35,7 @@ from burrow.connectors.base import (
     UserInfo,
 )
 from burrow.constants import MessageFormat, RetVal
-from burrow.engine.addressing import address
+from burrow.engine.addressing import AddressMode, address
 from burrow.engine.builtins import builtin_tasks
 from burrow.engine.catalog import Catalog, TaskDef, TaskKind, build_catalog, fetch_default_config
 from burrow.engine.config import LoadedRobot, RobotConfig, load_robot
@@ -470,7 +470,7 @@ class Robot:
             return
         if message.threaded and self._to_subscriber(message):
             return
-        if addressed.addressed:
+        if addressed.mode is not None:
             await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
 
     async def _resolve_contexts(
@@ -533,7 +533,14 @@ class Robot:
         )
         return True
 
-    async def _unmatched(self, message, text, mode, plugins, available) -> None:  # type: ignore[no-untyped-def]
+    async def _unmatched(
+        self,
+        message: IncomingMessage,
+        text: str,
+        mode: AddressMode,
+        plugins: list[TaskDef],
+        available: list[TaskDef],
+    ) -> None:
         # A command that exists but not here deserves a reason, not a shrug (reference 5.7 step 7).
         elsewhere = match_commands(
             text, [p.routes for p in plugins if p.routes is not None and p not in available]
