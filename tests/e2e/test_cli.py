@@ -28,7 +28,7 @@ def burrow(
 def test_demo_robot_transcript_passes() -> None:
     result = burrow("transcript", ".", "tests/transcripts/demo.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 passed, 0 failed" in result.stdout
+    assert "14 passed, 0 failed" in result.stdout
 
 
 def test_transcript_mismatch_prints_a_readable_difference_and_fails(tmp_path: Path) -> None:

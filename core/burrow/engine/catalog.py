@@ -252,9 +252,19 @@ async def fetch_default_config(task: TaskDef, workdir: Path, lib_paths: list[str
     )
     result = await run_execution(spec)
     if result.error is not None:
-        detail = f"{result.error.code}: {result.error.message}"
+        detail = f"{result.error.code}: {_located(result.error.message, result.error.data)}"
         if result.stderr_tail:
             detail += f" (stderr: {result.stderr_tail.strip()[-300:]})"
         task.disabled = f"its default configuration could not be read: {detail}"
         return None
     return result.config
+
+
+def _located(message: str, data: object) -> str:
+    """Prefix `file:line[:column]` from a binding's error data unless the message has it."""
+    if not isinstance(data, dict) or not data.get("file") or not data.get("line"):
+        return message
+    where = f"{Path(str(data['file'])).name}:{data['line']}"
+    if data.get("column"):
+        where += f":{data['column']}"
+    return message if where in message else f"{where}: {message}"

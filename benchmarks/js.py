@@ -1,0 +1,209 @@
+"""JavaScript binding benchmark: whole executions and robot calls, against a same-run baseline.
+
+    .venv/bin/python benchmarks/js.py [--runs 30] [--calls 2000] [--json PATH]
+
+Needs burrowbot-js and the test binding (requirements-dev.txt). Machines here are noisy, so
+every figure is printed beside a baseline measured in the same run: spawning
+`python -I -S -c pass`. The in-process rows run in a fresh interpreter each (V8 starts once
+per process) and explain where the time goes: V8 start-up through burrow_js._v8 against
+mini-racer's public API, and one bridge call against one awaited call of the public API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from burrow.bindings.registry import BindingRegistry
+from burrow.bindings.spec import Binding
+from burrow.runner.execution import ExecutionSpec, RobotCall, run_execution
+
+TRIVIAL = "0;\n"
+CALLS = """
+const { Robot } = require("gopherbot_v1")();
+const bot = new Robot();
+for (let i = 0, n = Number(process.argv[2]); i < n; i++) bot.Say("message " + i);
+"""
+
+# Each probe prints one number (milliseconds) on its last line.
+V8_START_BRIDGE = """
+import time
+t = time.perf_counter()
+from burrow_js import _v8
+isolate = _v8.Isolate(_v8.check_installation(), ["--single-threaded"], 128 << 20)
+isolate.install_bridge(lambda request: request)
+assert isolate.eval("1") == 1
+print((time.perf_counter() - t) * 1000)
+"""
+V8_START_PUBLIC = """
+import time
+t = time.perf_counter()
+from py_mini_racer import MiniRacer
+racer = MiniRacer()
+assert racer.eval("1") == 1
+print((time.perf_counter() - t) * 1000)
+racer.close()  # without it the interpreter hangs at exit
+"""
+BRIDGE_CALL = """
+import json, sys
+from burrow_js import _v8
+isolate = _v8.Isolate(_v8.check_installation(), ["--single-threaded"], 128 << 20)
+isolate.install_bridge(lambda request: json.dumps({"result": {"echo": json.loads(request)}}))
+n = int(sys.argv[1])
+per_call_us = isolate.eval('''(() => {
+  const bridge = globalThis.__burrow_bridge;
+  const request = {op: "call", method: "Say", args: ["message"]};
+  const start = Date.now();
+  for (let i = 0; i < %d; i++) JSON.parse(bridge(JSON.stringify(request)));
+  return (Date.now() - start) * 1000 / %d;
+})()''' % (n, n))
+print(per_call_us / 1000)
+"""
+PUBLIC_CALL = """
+import asyncio, sys
+from py_mini_racer import MiniRacer
+n = int(sys.argv[1])
+
+async def main():
+    racer = MiniRacer()
+
+    async def say(*args):
+        return 0
+
+    async with racer.wrap_py_function(say) as function:
+        racer.eval("this")["say"] = function
+        promise = await racer.eval_cancelable('''(async () => {
+          const start = Date.now();
+          for (let i = 0; i < %d; i++) await say("message");
+          return (Date.now() - start) / %d;
+        })()''' % (n, n))
+        return await promise
+
+print(asyncio.run(main()))
+"""
+
+
+class _Recorder:
+    """Answers every robot call at once and notes when each arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+
+    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
+        self.arrivals.append(time.perf_counter())
+        return {"ret_val": 0}
+
+
+def baseline_spawn(runs: int) -> list[float]:
+    """Seconds from spawn to exit of `python -I -S -c pass`."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def executions(
+    binding: Binding, method: str, params: dict[str, Any], workdir: Path, runs: int
+) -> list[float]:
+    """Seconds for complete executions (spawn, hello, run, shutdown, reap)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = await run_execution(ExecutionSpec(binding, method, params, workdir))
+        assert result.ret_val == 0, result.error
+        times.append(time.perf_counter() - start)
+    return times
+
+
+async def robot_call_gaps(
+    binding: Binding, method: str, params: dict[str, Any], workdir: Path
+) -> list[float]:
+    """Seconds between consecutive robot calls of an extension's loop, as the robot sees them."""
+    recorder = _Recorder()
+    result = await run_execution(ExecutionSpec(binding, method, params, workdir), recorder)
+    assert result.ret_val == 0, result.error
+    return [b - a for a, b in itertools.pairwise(recorder.arrivals)]
+
+
+def probe(code: str, runs: int, *args: str) -> list[float]:
+    """Run `code` in fresh interpreters and collect the milliseconds each printed last."""
+    values = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", code, *args], capture_output=True, text=True, check=True
+        )
+        values.append(float(out.stdout.split()[-1]) / 1000)
+    return values
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/js.json"))
+    args = parser.parse_args()
+
+    bindings = BindingRegistry.discover(environ={}).bindings
+    js, test = bindings["js"], bindings["test"]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "trivial.js").write_text(TRIVIAL)
+        (workdir / "calls.js").write_text(CALLS)
+        base = baseline_spawn(args.runs)
+        python = asyncio.run(
+            executions(test, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
+        )
+        trivial_params = {"path": str(workdir / "trivial.js"), "args": []}
+        trivial = asyncio.run(executions(js, "js_run", trivial_params, workdir, args.runs))
+        calls_params = {"path": str(workdir / "calls.js"), "args": [str(args.calls)]}
+        gaps = asyncio.run(robot_call_gaps(js, "js_run", calls_params, workdir))
+        python_calls = {"args": ["calls", str(args.calls)]}
+        python_gaps = asyncio.run(robot_call_gaps(test, "test_run", python_calls, workdir))
+    start_bridge = probe(V8_START_BRIDGE, max(5, args.runs // 3))
+    start_public = probe(V8_START_PUBLIC, max(5, args.runs // 3))
+    bridge_call = probe(BRIDGE_CALL, 3, str(args.calls * 10))
+    public_call = probe(PUBLIC_CALL, 3, str(max(200, args.calls // 4)))
+
+    base_ms = statistics.median(base) * 1000
+    rows = [
+        ("baseline: spawn `python -I -S -c pass` to exit", base),
+        ("whole trivial execution, test binding (Python child)", python),
+        ("whole trivial JavaScript execution (spawn..reap)", trivial),
+        ("robot call from JavaScript (robot sees call to call)", gaps),
+        ("robot call from the Python test binding (same measure)", python_gaps),
+        ("in-process: V8 start via burrow_js._v8 (+ bridge)", start_bridge),
+        ("in-process: V8 start via mini-racer's public API", start_public),
+        ("in-process: one synchronous bridge call (no RPC)", bridge_call),
+        ("in-process: one awaited public-API call (no RPC)", public_call),
+    ]
+    print(f"{'measure (median)':<56} {'ms':>9} {'x baseline':>11}")
+    results = []
+    for label, samples in rows:
+        ms = statistics.median(samples) * 1000
+        ratio = ms / base_ms
+        print(f"{label:<56} {ms:>9.3f} {ratio:>11.3f}")
+        results.append(
+            {"measure": label, "median_ms": round(ms, 4), "ratio_to_baseline": round(ratio, 4)}
+        )
+    print(f"(runs={args.runs}, robot calls={args.calls}, Python {sys.version.split()[0]})")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps({"runs": args.runs, "calls": args.calls, "results": results}, indent=2) + "\n"
+    )
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,374 @@
+"""Runs one JavaScript extension in this one-shot child: limits, V8, the script, its result.
+
+The binding's two methods, `js_run` and `js_get_config`, start V8 (burrow_js._v8), run the
+prelude (burrow_js/js/prelude.js) and then the extension file as a global script, as
+Gopherbot does. The script's completion value is the result. While it runs, every Robot
+method, `console` line and `require` reaches Python synchronously through the bridge and is
+served here, on the V8 thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+from burrow.child.context import Canceled, ExecutionContext
+from burrow.rpc.errors import ErrorCode, RpcError
+from burrow_js import _v8
+
+TYPE_CHECKING = False  # like burrow.child: `typing` costs a one-shot child start-up time
+if TYPE_CHECKING:
+    from typing import Any
+
+MiB = 1024 * 1024
+# Defaults for request params the engine may set; docs/javascript.md explains each.
+DEFAULT_HEAP_LIMIT = 128 * MiB  # params["js_heap_limit"], bytes of V8 heap
+DEFAULT_DATA_LIMIT = 1024 * MiB  # RLIMIT_DATA when the parent set none (hello limits)
+# What V8 needs beside the heap under RLIMIT_DATA (measured, docs/javascript.md): with the JIT
+# its 512 MiB code range is reserved writable, which RLIMIT_DATA counts; interpreted
+# (--jitless) it starts in about 30 MiB. A full heap commits up to about twice its live size
+# while collecting, so the JIT is used when the data limit leaves room for twice the heap
+# limit, and otherwise V8 runs interpreted with the heap limit lowered to fit: a heap bomb then
+# always meets the heap limit (a clean error) before the data limit (a V8 crash).
+JIT_DATA_NEEDED = 640 * MiB
+JITLESS_DATA_NEEDED = 64 * MiB
+MIN_HEAP_LIMIT = 8 * MiB
+MAX_ARGS = 16384  # as Gopherbot: more arguments than this are refused
+
+_LANGUAGE = "javascript"
+_BUILTIN_PREFIX = "burrow:"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_LOG_ERROR = 5  # LogLevel.Error
+
+
+def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+    """`js_run`: run the extension with its arguments and answer `{"ret_val": int}`."""
+    return _Extension(params, ctx, configure=False).run()
+
+
+def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
+    """`js_get_config`: run the extension with `_configure` and answer `{"config": yaml}`."""
+    return _Extension(params, ctx, configure=True).get_config()
+
+
+class _Failure(Exception):
+    """The extension failed; `error` is the structured error map for the answer."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
+def _error(message: str, code: str = ErrorCode.EXTENSION_ERROR, **data: Any) -> _Failure:
+    return _Failure(
+        {"code": str(code), "message": message, "data": {"language": _LANGUAGE, **data}}
+    )
+
+
+class _Extension:
+    """One execution of one extension file."""
+
+    def __init__(self, params: dict[str, Any], ctx: ExecutionContext, configure: bool) -> None:
+        self._params = params
+        self._ctx = ctx
+        self._configure = configure
+        self._path = str(params.get("path") or "")
+        self._deadline: float | None = None
+        self._heap_limit = self._requested_heap = DEFAULT_HEAP_LIMIT
+        self._heap_note = ""
+
+    def run(self) -> dict[str, Any]:
+        """Run the script and map its completion value to a TaskRetVal."""
+        try:
+            value = self._execute()
+            return {"ret_val": self._ret_val(value)}
+        except _Failure as failure:
+            self._log_failure(failure)
+            return {"ret_val": 2, "error": failure.error}
+
+    def get_config(self) -> dict[str, Any]:
+        """Run the script's `_configure` branch; it must complete with a YAML string."""
+        try:
+            value = self._execute()
+            if not isinstance(value, str):
+                raise _error(
+                    f"{self._path}: _configure must complete with a YAML string, "
+                    f"not {_describe(value)}",
+                    file=self._path,
+                )
+            return {"config": value}
+        except _Failure as failure:
+            self._log_failure(failure)
+            error = failure.error
+            raise RpcError(error["code"], error["message"], error["data"]) from None
+
+    # --- the execution ------------------------------------------------------------------------
+
+    def _execute(self) -> Any:
+        params = self._params
+        args = params.get("args", [])
+        if not self._path or not os.path.isabs(self._path):
+            raise _error(f"params.path must be an absolute path, got {self._path!r}")
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise _error("params.args must be a list of strings")
+        if len(args) > MAX_ARGS:
+            raise _error(f"{len(args)} arguments; at most {MAX_ARGS} are accepted")
+        try:
+            with open(self._path, encoding="utf-8") as handle:
+                source = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _error(
+                f"cannot read the extension {self._path}: {exc}", file=self._path
+            ) from None
+        self._heap_limit = _positive_int(params.get("js_heap_limit"), DEFAULT_HEAP_LIMIT)
+        self._requested_heap = self._heap_limit
+        timeout = params.get("js_timeout")
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+            self._deadline = time.monotonic() + float(timeout)
+
+        isolate = self._start_v8()
+        isolate.install_bridge(self._serve)
+        argv = [sys.executable, self._path, *(["_configure"] if self._configure else args)]
+        bot = params.get("bot")
+        boot = {
+            "argv": argv,
+            "env": dict(os.environ),
+            "platform": sys.platform,
+            # _configure's answer must not depend on who asked: its GBOT is blank.
+            "bot": bot if isinstance(bot, dict) and not self._configure else {},
+            "configure": self._configure,
+            "script_dir": os.path.dirname(self._path),
+            "builtins": {"gopherbot_v1": _read_js("gopherbot_v1.js")},
+            "builtin_prefix": _BUILTIN_PREFIX,
+        }
+        try:
+            # Named under the built-in prefix so an error thrown inside the prelude (a failed
+            # `require`) is reported at the extension's calling line, not the prelude's.
+            self._eval(
+                isolate,
+                f"{_read_js('prelude.js')}({json.dumps(boot)})\n"
+                f"//# sourceURL={_BUILTIN_PREFIX}prelude.js",
+            )
+            # A global script, as in Gopherbot: its completion value is the result. The
+            # sourceURL names it in stack traces and error reports.
+            return self._eval(isolate, f"{source}\n//# sourceURL={self._path}")
+        finally:
+            isolate.close_bridge()
+
+    def _start_v8(self) -> _v8.Isolate:
+        try:
+            folder = _v8.check_installation()
+        except _v8.BridgeError as exc:
+            raise _error(str(exc), ErrorCode.INTERNAL_ERROR) from None
+        data_limit = _limit_data()
+        heap = self._heap_limit
+        jit = data_limit >= JIT_DATA_NEEDED + 2 * heap
+        if not jit:
+            room = (data_limit - JITLESS_DATA_NEEDED) // 2
+            self._heap_limit = heap = max(MIN_HEAP_LIMIT, min(heap, room))
+            if heap < self._requested_heap:
+                self._heap_note = f" (lowered to fit the {data_limit // MiB} MiB memory limit)"
+        flags = ["--single-threaded", f"--max-old-space-size={max(16, 2 * heap // MiB)}"]
+        if not jit:
+            flags.append("--jitless")
+        return _v8.Isolate(folder, flags, self._heap_limit)
+
+    def _eval(self, isolate: _v8.Isolate, code: str) -> Any:
+        ctx = self._ctx
+        try:
+            return isolate.eval(code, self._deadline, lambda: ctx.canceled)
+        except _v8.JSError as exc:
+            if ctx.canceled:
+                raise Canceled() from None
+            if exc.kind == "oom":
+                raise _error(
+                    f"{self._path}: the script exceeded its JavaScript heap limit "
+                    f"of {self._heap_limit // MiB} MiB{self._heap_note}",
+                    file=self._path,
+                    heap_limit=self._heap_limit,
+                ) from None
+            if exc.kind == "terminated" and self._deadline is not None:
+                if time.monotonic() >= self._deadline:
+                    raise _error(
+                        f"{self._path}: the script ran longer than js_timeout "
+                        f"({self._params.get('js_timeout')} s)",
+                        ErrorCode.TIMEOUT,
+                        file=self._path,
+                    ) from None
+            raise self._script_error(exc) from None
+
+    def _ret_val(self, value: Any) -> int:
+        if value is None or value is _v8.UNDEFINED or value is True:
+            return 0  # Normal
+        if value is False:
+            return 1  # Fail
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and math.isfinite(value):
+            return int(value)
+        raise _error(
+            f"{self._path}: the script completed with {_describe(value)}; a TaskRetVal "
+            "(a number), true, false, null or undefined was expected",
+            file=self._path,
+        )
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def _script_error(self, exc: _v8.JSError) -> _Failure:
+        """Turn V8's report ("file:line: message", source, carets, stack) into an error map."""
+        head, _, stack = exc.text.partition("\n\n")
+        lines = head.split("\n")
+        where, line, message = _split_location(lines[0])
+        column = 0
+        if len(lines) >= 3 and lines[2].lstrip(" ").startswith("^"):
+            column = len(lines[2]) - len(lines[2].lstrip(" ")) + 1
+        file = self._path if where in ("", "<anonymous>") else where
+        if file.startswith(_BUILTIN_PREFIX):
+            # Thrown inside the library (a wrong-typed argument): point at the caller instead.
+            for frame_file, frame_line, frame_column in _stack_frames(stack):
+                if not frame_file.startswith(_BUILTIN_PREFIX):
+                    file, line, column = frame_file, frame_line, frame_column
+                    break
+        return _error(
+            message or exc.text.strip() or exc.kind,
+            file=file,
+            line=line,
+            column=column,
+            stack=stack.strip() or message,
+        )
+
+    def _log_failure(self, failure: _Failure) -> None:
+        data = failure.error.get("data") or {}
+        where = data.get("file") or self._path
+        if data.get("line"):
+            where = f"{where}:{data['line']}:{data.get('column', 0)}"
+        self._safe_log(_LOG_ERROR, f"javascript: {where}: {failure.error['message']}")
+
+    def _safe_log(self, level: int, message: str) -> None:
+        try:
+            self._ctx.log(level, message)
+        except Exception:  # noqa: BLE001 - a closed pipe must not hide the extension's result
+            sys.stderr.write(message + "\n")
+
+    # --- the bridge: served on the V8 thread while JavaScript waits ---------------------------
+
+    def _serve(self, request: str) -> str:
+        message = json.loads(request)
+        op = message.get("op")
+        if op == "call":
+            answer = self._robot_call(message)
+        elif op == "log":
+            self._safe_log(int(message.get("level", 2)), str(message.get("message", "")))
+            answer = {}
+        elif op == "require":
+            answer = self._require(str(message.get("name", "")), str(message.get("base", "")))
+        else:
+            raise ValueError(f"unknown bridge operation {op!r}")
+        return json.dumps(answer, default=_jsonable)
+
+    def _robot_call(self, message: dict[str, Any]) -> dict[str, Any]:
+        method = str(message.get("method", ""))
+        if self._configure:
+            raise RpcError(ErrorCode.INVALID_STATE, "no Robot API during _configure")
+        options = message.get("options") or None
+        try:
+            return {"result": self._ctx.robot_call(method, message.get("args") or [], options)}
+        except Canceled:
+            raise  # the script must stop, not carry on with a zero value
+        except RpcError as exc:
+            if exc.code == ErrorCode.CANCELED:
+                raise
+            self._safe_log(_LOG_ERROR, f"javascript: robot call {method} failed: {exc}")
+            return {"error": {"code": str(exc.code), "message": exc.message}}
+
+    def _require(self, name: str, base: str) -> dict[str, Any]:
+        relative = name.startswith(("./", "../", "/")) or name in (".", "..")
+        lib_paths = self._params.get("lib_paths") or []
+        roots = (
+            [os.path.join(base, name)]
+            if relative
+            else [os.path.join(os.path.abspath(str(lib)), name) for lib in lib_paths]
+        )
+        for root in roots:
+            for candidate in (root, f"{root}.js", f"{root}.json", os.path.join(root, "index.js")):
+                if candidate.endswith((".js", ".json")) and os.path.isfile(candidate):
+                    path = os.path.normpath(os.path.abspath(candidate))
+                    try:
+                        with open(path, encoding="utf-8") as handle:
+                            return {"path": path, "source": handle.read()}
+                    except (OSError, UnicodeDecodeError) as exc:
+                        return {"error": f"cannot read module {path}: {exc}"}
+        where = "relative to " + base if relative else f"in lib_paths {list(lib_paths)}"
+        return {"error": f"Cannot find module '{name}' ({where})"}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _limit_data() -> int:
+    """Bound the data segment (ArrayBuffers live outside the V8 heap) and return the limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if soft != resource.RLIM_INFINITY:
+        return soft  # the parent's limit, set at $/hello
+    limit = DEFAULT_DATA_LIMIT if hard == resource.RLIM_INFINITY else min(DEFAULT_DATA_LIMIT, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    return limit
+
+
+def _read_js(name: str) -> str:
+    with open(os.path.join(_HERE, "js", name), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def _positive_int(value: Any, default: int) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return default
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, _v8.Opaque):
+        return f"a JavaScript {value.type_name}"
+    return f"the number {value}" if isinstance(value, float) else repr(value)
+
+
+def _split_location(first: str) -> tuple[str, int, str]:
+    """Split V8's "name:line: message" into its parts; ("", 0, first) when it has none."""
+    start = 0
+    while (cut := first.find(": ", start)) != -1:
+        name, sep, number = first[:cut].rpartition(":")
+        if sep and number.isdigit():
+            return name, int(number), first[cut + 2 :]
+        start = cut + 1
+    return "", 0, first
+
+
+def _stack_frames(stack: str) -> list[tuple[str, int, int]]:
+    """(file, line, column) of each `at ...` line of a V8 stack trace."""
+    frames = []
+    for raw in stack.splitlines():
+        text = raw.strip()
+        if not text.startswith("at "):
+            continue
+        if text.endswith(")") and "(" in text:
+            text = text[text.rindex("(") + 1 : -1]
+        else:
+            text = text[3:]
+        rest, _, column = text.rpartition(":")
+        file, _, line = rest.rpartition(":")
+        if line.isdigit() and column.isdigit():
+            frames.append((file, int(line), int(column)))
+    return frames
+
+
+def _jsonable(value: Any) -> Any:
+    # msgpack may carry bytes; JSON (and JavaScript) has only strings.
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
