@@ -447,3 +447,58 @@ def test_malformed_cron_schedule_is_a_configuration_error(harness) -> None:
         return ""
 
     assert "ScheduledJobs[0].Schedule" in run(main())
+
+
+def _elevator(harness, ret: int) -> None:
+    harness.extension(
+        "plugin",
+        "totp",
+        "config: |\n  Commands: [{Command: nothing, Regex: 'totp nothing'}]\n"
+        f"commands:\n  _elevate:\n    - [Log, 2, 'elevate immediate={{args[1]}}']\n    - {{return: {ret}}}\n",
+    )
+
+
+def test_elevated_command_runs_only_when_the_elevator_says_success(harness) -> None:
+    _elevator(harness, 7)
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [Say, ran]\n",
+        conf="Elevator: totp\nElevatedCommands: [go]\n",
+    )
+    assert harness.play(lambda h: h.texts("bob", ";go")) == ["ran"]
+
+
+def test_elevator_saying_fail_refuses_the_command(harness) -> None:
+    _elevator(harness, 1)
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [Say, ran]\n",
+        conf="Elevator: totp\nElevateImmediateCommands: [go]\n",
+    )
+    assert harness.play(lambda h: h.texts("bob", ";go")) == [
+        "Sorry, elevation was not granted for that command"
+    ]
+
+
+def test_elevate_from_an_extension_uses_the_elevator_and_lasts_for_the_pipeline(harness) -> None:
+    _elevator(harness, 7)
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - {call: [Elevate, true], as: a}\n"
+        "    - {call: [Elevate, false], as: b}\n    - [Say, 'elevated={a[bool]} again={b[bool]}']\n",
+        conf="Elevator: totp\n",
+    )
+    assert harness.play(lambda h: h.texts("bob", ";go")) == ["elevated=True again=True"]
+
+
+def test_elevate_without_an_elevator_fails_closed(harness) -> None:
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO
+        + "commands:\n  go:\n    - {call: [Elevate, true], as: a}\n    - [Say, 'elevated={a[bool]}']\n",
+    )
+    assert harness.play(lambda h: h.texts("bob", ";go")) == ["elevated=False"]

@@ -28,8 +28,8 @@ def test_every_robot_method_group_from_javascript_transcript() -> None:
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "20 passed, 0 failed" in result.stdout
-    assert "tour.js:88:16: TypeError: Cannot read properties of undefined" in result.stderr
+    assert "21 passed, 0 failed" in result.stdout
+    assert "tour.js:92:16: TypeError: Cannot read properties of undefined" in result.stderr
 
 
 def test_javascript_syntax_error_disables_that_plugin_naming_file_and_line(tmp_path: Path) -> None:

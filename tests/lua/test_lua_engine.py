@@ -32,9 +32,9 @@ def test_every_robot_method_group_from_lua_transcript() -> None:
         env=env,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "20 passed, 0 failed" in result.stdout
+    assert "21 passed, 0 failed" in result.stdout
     # The task log has the file, the line and the Lua traceback; the user got the short form.
-    assert "tour.lua:75: attempt to index a nil value" in result.stderr
+    assert "tour.lua:78: attempt to index a nil value" in result.stderr
     assert "stack traceback" in result.stderr
 
 

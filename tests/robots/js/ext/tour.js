@@ -16,6 +16,7 @@ Commands:
 - {Command: escape, Regex: 'escape'}
 - {Command: oom, Regex: 'oom'}
 - {Command: oops, Regex: 'oops'}
+- {Command: lib, Regex: 'lib'}
 `;
 
 function handler(argv) {
@@ -83,6 +84,9 @@ function handler(argv) {
       const hog = [];
       for (;;) hog.push("x".repeat(1024) + hog.length);
     }
+    case "lib":
+      bot.Say(require('greet').hello(bot.user));
+      break;
     case "oops": {
       const t = undefined;
       return t.field;

@@ -18,6 +18,7 @@ Commands:
 - {Command: escape, Regex: 'escape'}
 - {Command: oom, Regex: 'oom'}
 - {Command: oops, Regex: 'oops'}
+- {Command: lib, Regex: 'lib'}
 ]]
 end
 
@@ -70,6 +71,8 @@ elseif cmd == "escape" then
 elseif cmd == "oom" then
   local hog = {}
   for i = 1, 1e9 do hog[i] = string.rep("x", 1024) .. i end
+elseif cmd == "lib" then
+  bot:Say(require("greet").hello(bot.user))
 elseif cmd == "oops" then
   local t = nil
   return t.field
