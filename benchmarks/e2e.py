@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/e2e.py [--runs 30] [--json PATH]
 
 Rows: the built-in `ping` (no child: the engine's own cost), then a trivial command of each
-installed binding (a fresh child per message). Each is shown beside the same-run baseline of
-spawning `python -I -S -c pass`, as a ratio, because these machines are noisy.
+installed binding (a fresh child per message), then the cost of one robot call from each
+binding: `loop N` makes N GetParameter calls, and (time(loop N+1) - time(loop 1)) / N cancels
+the spawn. Each figure is shown beside the same-run baseline of spawning
+`python -I -S -c pass`, as a ratio, because these machines are noisy.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ EXTENSIONS = {
         ".test",
         """\
         config: |
-          Commands: [{Command: hi, Regex: 'hi'}]
+          Commands: [{Command: hi, Regex: 'hi'}, {Command: loop, Regex: 'loop (\\d+)'}]
         commands:
           hi:
             - [Say, hi]
+          loop:
+            - [Say, looped]
         """,
     ),
     "lua": (
@@ -42,10 +46,15 @@ EXTENSIONS = {
         local gopherbot = require "gopherbot_v1"
         local cmd = arg[1]
         if cmd == "_configure" then
-          return "Commands: [{Command: hi, Regex: 'hi'}]"
+          return "Commands: [{Command: hi, Regex: 'hi'}, {Command: loop, Regex: 'loop (\\\\d+)'}]"
         end
         local bot = gopherbot.Robot:new()
-        bot:Say("hi")
+        if cmd == "loop" then
+          for _ = 1, tonumber(arg[2]) do bot:GetParameter("X") end
+          bot:Say("looped")
+        else
+          bot:Say("hi")
+        end
         return gopherbot.task.Normal
         """,
     ),
@@ -54,8 +63,15 @@ EXTENSIONS = {
         """\
         const { Robot, task } = require('gopherbot_v1')();
         function main(argv) {
-          if (argv[2] === "_configure") return "Commands: [{Command: hi, Regex: 'hi'}]";
-          new Robot().Say("hi");
+          if (argv[2] === "_configure")
+            return "Commands: [{Command: hi, Regex: hi}, {Command: loop, Regex: 'loop (\\\\d+)'}]";
+          const bot = new Robot();
+          if (argv[2] === "loop") {
+            for (let i = 0; i < Number(argv[3]); i++) bot.GetParameter("X");
+            bot.Say("looped");
+          } else {
+            bot.Say("hi");
+          }
           return task.Normal;
         }
         main(process.argv);
@@ -107,9 +123,29 @@ async def measure(root: Path, bindings: list[str], runs: int) -> dict[str, list[
                 times.append(time.perf_counter() - start)
                 await asyncio.sleep(0.01)
             samples[label] = times[2:]  # the first two runs warm the caches
+            if label not in ("ping", "test"):  # the transport's own call cost: benchmarks/rpc.py
+                samples[f"{label} call"] = await _call_cost(connector, runs)
     finally:
         await robot.stop(grace=5)
     return samples
+
+
+LOOP_CALLS = 500
+
+
+async def _call_cost(connector: TestConnector, runs: int) -> list[float]:
+    """Seconds per robot call: (loop N+1 - loop 1) / N, paired in time, per run."""
+    out = []
+    for _ in range(max(5, runs // 3)):
+        pair = []
+        for count in (1, LOOP_CALLS + 1):
+            start = time.perf_counter()
+            await connector.inject("alice", f";loop {count}", "general")
+            sent = await connector.next_sent(60)
+            assert sent is not None and sent.text == "looped", sent
+            pair.append(time.perf_counter() - start)
+        out.append((pair[1] - pair[0]) / LOOP_CALLS)
+    return out
 
 
 def main() -> int:
@@ -123,17 +159,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         samples = asyncio.run(measure(Path(tmp) / "robot", bindings, args.runs))
     rows = [("baseline: spawn `python -I -S -c pass`", base)]
-    rows += [
-        (
-            f"{'built-in ping (no child)' if k == 'ping' else k + ' binding: trivial command'}",
-            statistics.median(v) * 1000,
-        )
-        for k, v in samples.items()
-    ]
-    print(f"{'message in -> reply out (median)':<48} {'ms':>9} {'x baseline':>11}")
+    for key, values in samples.items():
+        if key == "ping":
+            label = "built-in ping (no child)"
+        elif key.endswith(" call"):
+            label = f"{key.split()[0]} binding: one robot call (GetParameter)"
+        else:
+            label = f"{key} binding: trivial command, message in -> reply out"
+        rows.append((label, statistics.median(values) * 1000))
+    print(f"{'measure (median)':<56} {'ms':>9} {'x baseline':>11}")
     results = []
     for label, ms in rows:
-        print(f"{label:<48} {ms:>9.2f} {ms / base:>11.2f}")
+        print(f"{label:<56} {ms:>9.3f} {ms / base:>11.3f}")
         results.append(
             {"measure": label, "median_ms": round(ms, 3), "ratio_to_baseline": round(ms / base, 3)}
         )
