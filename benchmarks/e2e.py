@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from _common import BASELINE_LABEL, report, spawn_baseline
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.connectors.testing import TestConnector
@@ -78,16 +77,6 @@ EXTENSIONS = {
         """,
     ),
 }
-
-
-def baseline(runs: int) -> list[float]:
-    """Seconds to spawn and reap `python -I -S -c pass`."""
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
-        out.append(time.perf_counter() - start)
-    return out
 
 
 async def measure(root: Path, bindings: list[str], runs: int) -> dict[str, list[float]]:
@@ -155,10 +144,10 @@ def main() -> int:
     args = parser.parse_args()
     installed = BindingRegistry.discover().bindings
     bindings = [name for name in EXTENSIONS if name in installed]
-    base = statistics.median(baseline(args.runs)) * 1000
+    base = spawn_baseline(args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         samples = asyncio.run(measure(Path(tmp) / "robot", bindings, args.runs))
-    rows = [("baseline: spawn `python -I -S -c pass`", base)]
+    rows: list[tuple[str, list[float]]] = [(BASELINE_LABEL, base)]
     for key, values in samples.items():
         if key == "ping":
             label = "built-in ping (no child)"
@@ -166,18 +155,8 @@ def main() -> int:
             label = f"{key.split()[0]} binding: one robot call (GetParameter)"
         else:
             label = f"{key} binding: trivial command, message in -> reply out"
-        rows.append((label, statistics.median(values) * 1000))
-    print(f"{'measure (median)':<56} {'ms':>9} {'x baseline':>11}")
-    results = []
-    for label, ms in rows:
-        print(f"{label:<56} {ms:>9.3f} {ms / base:>11.3f}")
-        results.append(
-            {"measure": label, "median_ms": round(ms, 3), "ratio_to_baseline": round(ms / base, 3)}
-        )
-    print(f"(runs={args.runs}, bindings measured: {', '.join(bindings) or 'none'})")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"runs": args.runs, "results": results}, indent=2) + "\n")
-    print(f"wrote {args.json}")
+        rows.append((label, values))
+    report(rows, args.json, runs=args.runs, bindings=",".join(bindings) or "none")
     return 0
 
 

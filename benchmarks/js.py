@@ -14,14 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import BASELINE_LABEL, report, spawn_baseline
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
@@ -103,16 +103,6 @@ class _Recorder:
         return {"ret_val": 0}
 
 
-def baseline_spawn(runs: int) -> list[float]:
-    """Seconds from spawn to exit of `python -I -S -c pass`."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
-        times.append(time.perf_counter() - start)
-    return times
-
-
 async def executions(
     binding: Binding, method: str, params: dict[str, Any], workdir: Path, runs: int
 ) -> list[float]:
@@ -160,7 +150,7 @@ def main() -> int:
         workdir = Path(tmp)
         (workdir / "trivial.js").write_text(TRIVIAL)
         (workdir / "calls.js").write_text(CALLS)
-        base = baseline_spawn(args.runs)
+        base = spawn_baseline(args.runs)
         python = asyncio.run(
             executions(test, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
         )
@@ -175,9 +165,8 @@ def main() -> int:
     bridge_call = probe(BRIDGE_CALL, 3, str(args.calls * 10))
     public_call = probe(PUBLIC_CALL, 3, str(max(200, args.calls // 4)))
 
-    base_ms = statistics.median(base) * 1000
     rows = [
-        ("baseline: spawn `python -I -S -c pass` to exit", base),
+        (BASELINE_LABEL, base),
         ("whole trivial execution, test binding (Python child)", python),
         ("whole trivial JavaScript execution (spawn..reap)", trivial),
         ("robot call from JavaScript (robot sees call to call)", gaps),
@@ -187,21 +176,7 @@ def main() -> int:
         ("in-process: one synchronous bridge call (no RPC)", bridge_call),
         ("in-process: one awaited public-API call (no RPC)", public_call),
     ]
-    print(f"{'measure (median)':<56} {'ms':>9} {'x baseline':>11}")
-    results = []
-    for label, samples in rows:
-        ms = statistics.median(samples) * 1000
-        ratio = ms / base_ms
-        print(f"{label:<56} {ms:>9.3f} {ratio:>11.3f}")
-        results.append(
-            {"measure": label, "median_ms": round(ms, 4), "ratio_to_baseline": round(ratio, 4)}
-        )
-    print(f"(runs={args.runs}, robot calls={args.calls}, Python {sys.version.split()[0]})")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps({"runs": args.runs, "calls": args.calls, "results": results}, indent=2) + "\n"
-    )
-    print(f"wrote {args.json}")
+    report(rows, args.json, runs=args.runs, calls=args.calls)
     return 0
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import BASELINE_LABEL, report, spawn_baseline
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
@@ -43,16 +42,6 @@ class _Timestamps:
     async def robot_call(self, call: RobotCall) -> dict[str, Any]:
         self.times.append(time.perf_counter())
         return {"ret_val": 0}
-
-
-def baseline_spawn(runs: int) -> list[float]:
-    """Seconds from spawn to exit of `python -I -S -c pass`."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 async def whole_executions(
@@ -114,7 +103,7 @@ def main() -> int:
         trivial.write_text(TRIVIAL)
         library.write_text(WITH_LIBRARY)
         calls_script.write_text(CALLS)
-        base = baseline_spawn(args.runs)
+        base = spawn_baseline(args.runs)
         python_child = asyncio.run(
             whole_executions(test, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
         )
@@ -128,31 +117,17 @@ def main() -> int:
         setup_library = in_process_setup(library, args.runs * 5)
         call_wall, call_cpu = asyncio.run(robot_calls(lua, calls_script, args.calls))
 
-    base_ms = statistics.median(base) * 1000
     rows = [
-        ("baseline: spawn `python -I -S -c pass` to exit", statistics.median(base) * 1000),
-        ("whole trivial execution, test binding (no Lua)", statistics.median(python_child) * 1000),
-        ("whole trivial Lua execution (`return 0`)", statistics.median(lua_trivial) * 1000),
-        ("whole Lua execution requiring gopherbot_v1", statistics.median(lua_library) * 1000),
-        ("in-process: sandboxed state + `return 0`", statistics.median(setup) * 1000),
-        ("in-process: ... + require gopherbot_v1", statistics.median(setup_library) * 1000),
-        ("robot call from Lua, wall (seen by the robot)", call_wall * 1000),
-        ("robot call from Lua, child CPU (os.clock)", call_cpu * 1000),
+        (BASELINE_LABEL, base),
+        ("whole trivial execution, test binding (no Lua)", python_child),
+        ("whole trivial Lua execution (`return 0`)", lua_trivial),
+        ("whole Lua execution requiring gopherbot_v1", lua_library),
+        ("in-process: sandboxed state + `return 0`", setup),
+        ("in-process: ... + require gopherbot_v1", setup_library),
+        ("robot call from Lua, wall (seen by the robot)", [call_wall]),
+        ("robot call from Lua, child CPU (os.clock)", [call_cpu]),
     ]
-    print(f"{'measure (median)':<52} {'ms':>9} {'x baseline':>11}")
-    results = []
-    for label, ms in rows:
-        ratio = ms / base_ms
-        print(f"{label:<52} {ms:>9.3f} {ratio:>11.2f}")
-        results.append(
-            {"measure": label, "median_ms": round(ms, 4), "ratio_to_baseline": round(ratio, 3)}
-        )
-    print(f"(runs={args.runs}, robot calls={args.calls}, Python {sys.version.split()[0]})")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps({"runs": args.runs, "calls": args.calls, "results": results}, indent=2) + "\n"
-    )
-    print(f"wrote {args.json}")
+    report(rows, args.json, runs=args.runs, calls=args.calls)
     return 0
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import BASELINE_LABEL, report, spawn_baseline
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
@@ -30,16 +29,6 @@ from burrow.runner.process import ChildProcess
 class _Answer:
     async def robot_call(self, call: RobotCall) -> dict[str, Any]:
         return {"ret_val": 0}
-
-
-def baseline_spawn(runs: int) -> list[float]:
-    """Seconds from spawn to exit of `python -I -S -c pass`."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 async def spawn_to_hello(
@@ -105,34 +94,20 @@ def main() -> int:
     binding = BindingRegistry.discover(environ={}).bindings["test"]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        base = baseline_spawn(args.runs)
+        base = spawn_baseline(args.runs)
         hello = asyncio.run(spawn_to_hello(binding, workdir, args.runs, full_scan=False))
         scan = asyncio.run(spawn_to_hello(binding, workdir, args.runs, full_scan=True))
         whole = asyncio.run(whole_execution(binding, workdir, args.runs))
         calls = asyncio.run(robot_calls(binding, workdir, args.calls))
 
-    base_ms = statistics.median(base) * 1000
     rows = [
-        ("baseline: spawn `python -I -S -c pass` to exit", statistics.median(base) * 1000, 1.0),
-        ("spawn to $/hello answered (targeted binding)", statistics.median(hello) * 1000, None),
-        ("spawn to $/hello answered (full entry-point scan)", statistics.median(scan) * 1000, None),
-        ("whole trivial execution (spawn..reap)", statistics.median(whole) * 1000, None),
-        ("robot_call round trip (from the extension)", statistics.median(calls) * 1000, None),
+        (BASELINE_LABEL, base),
+        ("spawn to $/hello answered (targeted binding)", hello),
+        ("spawn to $/hello answered (full entry-point scan)", scan),
+        ("whole trivial execution (spawn..reap)", whole),
+        ("robot_call round trip (from the extension)", calls),
     ]
-    print(f"{'measure (median)':<52} {'ms':>9} {'x baseline':>11}")
-    results = []
-    for label, ms, _ in rows:
-        ratio = ms / base_ms
-        print(f"{label:<52} {ms:>9.3f} {ratio:>11.2f}")
-        results.append(
-            {"measure": label, "median_ms": round(ms, 4), "ratio_to_baseline": round(ratio, 3)}
-        )
-    print(f"(runs={args.runs}, robot calls={args.calls}, Python {sys.version.split()[0]})")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps({"runs": args.runs, "calls": args.calls, "results": results}, indent=2) + "\n"
-    )
-    print(f"wrote {args.json}")
+    report(rows, args.json, runs=args.runs, calls=args.calls)
     return 0
 
 
