@@ -229,3 +229,21 @@ def test_unknown_robot_method_and_bad_arguments_are_protocol_errors(harness) -> 
     assert harness.play(lambda h: h.texts("bob", ";go")) == [
         "method_not_found invalid_params invalid_params"
     ]
+
+
+def test_a_parameter_can_never_set_loader_or_path_variables_of_a_later_child(harness) -> None:
+    harness.extension(
+        "task",
+        "victim",
+        "commands:\n  '*':\n    - {call: [GetParameter, LD_PRELOAD], as: p}\n"
+        '    - [Say, "param={p[string]} env={env}"]\n',
+    )
+    _plugin(
+        harness,
+        "    - [SetParameter, LD_PRELOAD, /tmp/evil.so]\n    - [SetParameter, PATH, /tmp/evil]\n"
+        "    - [SetParameter, COLOR, red]\n    - [AddTask, victim]\n",
+    )
+    [text] = harness.play(lambda h: h.texts("bob", ";go"))
+    assert text.startswith("param=/tmp/evil.so ")  # still a parameter the task may read
+    assert "evil" not in text.split(" env=", 1)[1]  # but never in the child's environment
+    assert "'COLOR': 'red'" in text

@@ -30,6 +30,7 @@ from burrow.engine.policy import (
     check_command,
     elevation_result,
 )
+from burrow.runner.environment import PASSED_THROUGH
 from burrow.runner.execution import Execution, ExecutionSpec
 
 if TYPE_CHECKING:
@@ -373,7 +374,7 @@ class Pipeline:
             env["GOPHER_HIDDEN_COMMAND"] = "true"
         if not self.robot.config.secure_parameters:
             for name, value in self.visible_parameters(step.task).items():
-                if name.isidentifier():
+                if exportable_parameter(name):
                     env.setdefault(name, value)
         return env
 
@@ -443,6 +444,29 @@ _PY_LEVELS: dict[int, int] = {
     LogLevel.Error: logging.ERROR,
     LogLevel.Fatal: logging.CRITICAL,
 }
+
+
+# Parameters become environment variables, and any extension of the pipeline can set one with
+# SetParameter, so none may name a variable that changes how a later child is loaded or run.
+_RESERVED_NAMES = frozenset(PASSED_THROUGH) | {
+    "IFS",
+    "SHELL",
+    "ENV",
+    "BASH_ENV",
+    "PERL5LIB",
+    "RUBYLIB",
+    "NODE_OPTIONS",
+}
+_RESERVED_PREFIXES = ("LD_", "DYLD_", "PYTHON", "GOPHER_", "BURROW_", "LC_")
+
+
+def exportable_parameter(name: str) -> bool:
+    """Whether a parameter may be exported to a child's environment under its own name."""
+    return (
+        name.isidentifier()
+        and name not in _RESERVED_NAMES
+        and not name.upper().startswith(_RESERVED_PREFIXES)
+    )
 
 
 def _ret_name(ret: int) -> str:
