@@ -502,3 +502,27 @@ def test_elevate_without_an_elevator_fails_closed(harness) -> None:
         + "commands:\n  go:\n    - {call: [Elevate, true], as: a}\n    - [Say, 'elevated={a[bool]}']\n",
     )
     assert harness.play(lambda h: h.texts("bob", ";go")) == ["elevated=False"]
+
+
+def test_a_child_flooding_its_log_cannot_fill_the_disk(harness) -> None:
+    harness.extension(
+        "plugin",
+        "flood",
+        "config: |\n  Commands: [{Command: flood, Regex: flood}]\ncommands:\n  flood:\n"
+        "    - {print: '"
+        + "x" * 1000
+        + "', times: 5000}\n"
+        + "".join("    - [Log, 2, '" + "y" * 900 + "']\n" for _ in range(300))
+        + "    - [Say, flooded]\n",
+    )
+
+    async def script(h):
+        texts = await h.texts("bob", ";flood")
+        logs = list((harness.root / "state" / "logs").glob("pipeline-*.log"))
+        return texts, sum(p.stat().st_size for p in logs), "".join(p.read_text() for p in logs)
+
+    texts, size, text = harness.play(script)
+    assert texts == ["flooded"]
+    # 5 MB of stdout and 270 KB of Log calls were sent; one budget of 256 KiB covers both.
+    assert size < 400 * 1024
+    assert "log limit reached" in text

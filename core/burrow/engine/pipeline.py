@@ -297,11 +297,12 @@ class Pipeline:
             timeout=kill,
             memory_limit=self.robot.child_memory_limit,
         )
+        budget = LogBudget(self, task.name)
         execution = Execution(
             spec,
-            TaskApi(self, step),
-            on_log=lambda level, text: self.log(level, f"{task.name}: {text}"),
-            on_stderr=lambda line: self.log(LogLevel.Debug, f"{task.name} stderr: {line}"),
+            TaskApi(self, step, budget),
+            on_log=lambda level, text: budget.log(level, text),
+            on_stderr=lambda line: budget.log(LogLevel.Debug, f"stderr: {line}"),
         )
         self.execution = execution
         warned = asyncio.get_running_loop().call_later(
@@ -444,6 +445,31 @@ _PY_LEVELS: dict[int, int] = {
     LogLevel.Error: logging.ERROR,
     LogLevel.Fatal: logging.CRITICAL,
 }
+
+
+class LogBudget:
+    """Caps what one child may write to its pipeline's log, so a flood cannot fill the disk."""
+
+    LIMIT = 256 * 1024  # bytes of log lines per execution
+
+    def __init__(self, pipeline: Pipeline, name: str) -> None:
+        self._pipeline = pipeline
+        self._name = name
+        self._left = self.LIMIT
+        self._dropped = 0
+
+    def log(self, level: int, text: str) -> None:
+        """Log a line from the child, or count it once the budget is spent."""
+        if self._left <= 0:
+            self._dropped += 1
+            if self._dropped in (1, 1000, 1_000_000):
+                self._pipeline.log(
+                    LogLevel.Warn,
+                    f"{self._name}: log limit reached; {self._dropped}+ lines dropped",
+                )
+            return
+        self._left -= len(text)
+        self._pipeline.log(level, f"{self._name}: {text}")
 
 
 # Parameters become environment variables, and any extension of the pipeline can set one with

@@ -21,7 +21,7 @@ from burrow.connectors.base import OutgoingMessage
 from burrow.constants import LogLevel, MessageFormat, RetVal, TaskRetVal
 from burrow.engine.catalog import TaskKind
 from burrow.engine.matching import match_commands
-from burrow.engine.pipeline import Stage, TaskRun
+from burrow.engine.pipeline import LogBudget, Stage, TaskRun
 from burrow.engine.prompts import judge_reply, prompt_key, reply_pattern
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.execution import RobotCall
@@ -103,10 +103,11 @@ def _validate(name: str, method: _Method, args: list[Any]) -> list[Any]:
 class TaskApi:
     """The Robot API as served to one step of one pipeline."""
 
-    def __init__(self, pipeline: Pipeline, step: TaskRun) -> None:
+    def __init__(self, pipeline: Pipeline, step: TaskRun, budget: LogBudget) -> None:
         self.pipeline = pipeline
         self.step = step
         self.robot = pipeline.robot
+        self.budget = budget  # shared with the child's $/log and stderr lines
 
     async def robot_call(self, call: RobotCall) -> Result:
         """Serve one robot_call."""
@@ -462,10 +463,7 @@ async def _elevate(api: TaskApi, options: dict[str, Any], immediate: bool = Fals
 
 @robot_method("Log", int, str)
 async def _log(api: TaskApi, options: dict[str, Any], level: int, text: str) -> Result:
-    api.pipeline.log(
-        level if level in LogLevel._value2member_map_ else LogLevel.Info,
-        f"{api.step.task.name}: {text}",
-    )
+    api.budget.log(level if level in LogLevel._value2member_map_ else LogLevel.Info, text)
     return {"bool": True}
 
 

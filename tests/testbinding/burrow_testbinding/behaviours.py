@@ -11,6 +11,7 @@ without a language interpreter:
         - {call: [GetParameter, X], as: p}          # keep the result as {p[string]}
         - {call: [Say, "{p[string]}"], options: {threaded: true}}
         - {call: [UpdateDatum, n, "{c[lock_token]}", "=c['datum'] + 1"]}  # "=" evaluates
+        - {print: "to the task log", times: 3}     # stdout, which the child sends to stderr
         - {sleep: 0.5}
         - {return: 1}                               # the TaskRetVal (default 0)
 
@@ -97,6 +98,9 @@ def _run_script(
                 result = {"error": str(exc.code)}
             if "as" in step:
                 saved[step["as"]] = result
+        elif "print" in step:
+            for _ in range(int(step.get("times", 1))):
+                print(fill(step["print"]))  # fd 1 is stderr in the child: the task log
         elif "sleep" in step:
             time.sleep(float(step["sleep"]))
         elif "fail" in step:
