@@ -223,3 +223,13 @@ def test_cancel_stops_a_running_execution_promptly(test_binding: Binding, tmp_pa
 def test_many_executions_leave_no_children_behind(execute, n: int) -> None:
     pids = [execute("ret", "0").pid for _ in range(n)]
     assert all(gone(pid) for pid in pids)
+
+
+def test_child_sending_a_malformed_frame_is_a_protocol_error_and_is_stopped(execute) -> None:
+    started = time.monotonic()
+    result = execute("garbage", cancel_grace=0.3, term_grace=0.3)
+    assert result.ret_val == TaskRetVal.MechanismFail
+    assert result.error.code == ErrorCode.PROTOCOL_ERROR
+    assert "undecodable frame" in result.error.message
+    assert gone(result.pid)
+    assert time.monotonic() - started < 10

@@ -33,6 +33,7 @@ fds                      answer the child's open descriptors
 cwd                      answer the working directory
 big BYTES                answer a result of about BYTES bytes
 hang                     ignore SIGTERM and $/cancel and spin until SIGKILL
+garbage                  write an undecodable frame to the parent, then hang
 modules                  answer which start-up-heavy modules the child had imported
 """
 
@@ -176,6 +177,9 @@ def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
         ctx.log(2, "hanging")
         while True:
             pass
+    elif command == "garbage":
+        os.write(ctx._session._wfd, b"\xc1\xc1\xc1 not msgpack")  # test-only reach inside
+        time.sleep(300)
     elif command == "modules":
         heavy = ("pluggy", "importlib.metadata", "asyncio", "typing", "dataclasses")
         answer["modules"] = [m for m in heavy if m in _MODULES_AT_IMPORT]
