@@ -90,3 +90,19 @@ def test_unknown_primary_protocol_is_refused_with_the_installed_ones(tmp_path: P
     result = burrow("run", str(tmp_path))
     assert result.returncode == 2
     assert "PrimaryProtocol 'slack' has no connector" in result.stderr
+
+
+def test_terminal_threads_hidden_commands_and_quit(tmp_path: Path) -> None:
+    result = burrow(
+        "run",
+        ".",
+        "--state",
+        str(tmp_path / "state"),
+        stdin="|t\n;ping\n|t\n/;ping\n|q\n;ping\n",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "(thread 0001)" in lines
+    assert "#general(0001): @alice PONG" in lines  # answered in the thread
+    assert "(#general: @alice PONG)" in lines  # a hidden command gets a hidden reply
+    assert sum("PONG" in line for line in lines) == 2  # nothing is read after |q
