@@ -106,3 +106,30 @@ def test_terminal_threads_hidden_commands_and_quit(tmp_path: Path) -> None:
     assert "#general(0001): @alice PONG" in lines  # answered in the thread
     assert "(#general: @alice PONG)" in lines  # a hidden command gets a hidden reply
     assert sum("PONG" in line for line in lines) == 2  # nothing is read after |q
+
+
+def test_sigterm_stops_the_robot_even_while_its_input_stays_open(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    robot = subprocess.Popen(
+        [sys.executable, "-m", "burrow", "run", ".", "--state", str(tmp_path / "state")],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert robot.stdin is not None and robot.stdout is not None
+        robot.stdin.write(";ping\n")
+        robot.stdin.flush()  # and left open: a blocked read of it must not hold the robot
+        while "PONG" not in robot.stdout.readline():
+            pass
+        started = time.monotonic()
+        robot.send_signal(signal.SIGTERM)
+        assert robot.wait(timeout=20) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        robot.kill()
+        robot.wait()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import threading
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
@@ -62,12 +63,31 @@ class TerminalConnector(Connector):
                 return
 
     async def _piped(self) -> AsyncIterator[str]:
+        # A daemon thread, not the loop's executor: a readline blocked on an open pipe would
+        # otherwise keep asyncio.run() waiting for the executor after the robot has stopped.
         loop = asyncio.get_running_loop()
-        while not self._stopped.is_set():
-            line = await loop.run_in_executor(None, self._stdin.readline)
-            if not line:
-                return
-            yield line.rstrip("\n")
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def read() -> None:
+            for line in iter(self._stdin.readline, ""):
+                loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\n"))
+            loop.call_soon_threadsafe(lines.put_nowait, None)
+
+        threading.Thread(target=read, name="terminal-stdin", daemon=True).start()
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            while True:
+                line = asyncio.ensure_future(lines.get())
+                await asyncio.wait({line, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not line.done():
+                    line.cancel()
+                    return
+                text = line.result()
+                if text is None:
+                    return
+                yield text
+        finally:
+            stopped.cancel()
 
     async def _interactive(self) -> AsyncIterator[str]:
         from prompt_toolkit import PromptSession
