@@ -1,1 +1,1 @@
-"""engine"""
+"""The robot engine: configuration, routing, policy, pipelines, prompts and scheduling."""
