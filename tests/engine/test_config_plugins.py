@@ -329,12 +329,12 @@ def test_matcher_and_key_rules(tmp_path: Path, file: str, key: str, message: str
     assert message in problem.message
 
 
-def test_a_simple_matcher_is_accepted_in_commands(tmp_path: Path) -> None:
+def test_a_simple_matcher_is_refused_with_a_regex_hint(tmp_path: Path) -> None:
     file = "Commands: [{Command: w, SimpleMatcher: 'weather in $city'}]\n"
+    problem = only_problem(plugin(tmp_path, file, default=None))
 
-    assert valid(plugin(tmp_path, file, default=None)).commands[0].simple_matcher == (
-        "weather in $city"
-    )
+    assert problem.key == "Commands[0].SimpleMatcher"
+    assert "not supported" in problem.message and "Regex" in problem.hint
 
 
 def test_all_problems_of_a_plugin_are_reported_together(tmp_path: Path) -> None:

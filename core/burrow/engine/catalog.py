@@ -98,7 +98,7 @@ def routes_of(name: str, plugin: PluginConfig) -> PluginRoutes:
         commands=tuple(
             CommandMatcher(m.command, m.regex, tuple(m.contexts))
             for m in plugin.commands
-            if m.regex  # SimpleMatcher is accepted by the schema but not routed yet
+            if m.regex
         ),
         message_matchers=tuple(
             MessageMatcher(m.command, m.regex, tuple(m.contexts))

@@ -542,8 +542,16 @@ def _matcher_issues(
                     )
                 )
             elif not matcher.regex and not matcher.simple_matcher:
+                issues.append(Issue((section, index, "Regex"), "missing Regex", "add a Regex"))
+            elif matcher.simple_matcher:
+                # Refused rather than accepted and never matched: a silent no-op command is
+                # worse than an error (the reference does not define SimpleMatcher's syntax).
                 issues.append(
-                    Issue((section, index, "Regex"), "missing Regex", "add Regex or SimpleMatcher")
+                    Issue(
+                        (section, index, "SimpleMatcher"),
+                        "SimpleMatcher is not supported by Burrow",
+                        "write the command as a Regex, e.g. 'weather in (\\w+)'",
+                    )
                 )
         elif matcher.simple_matcher:
             issues.append(
