@@ -526,3 +526,14 @@ def test_a_child_flooding_its_log_cannot_fill_the_disk(harness) -> None:
     # 5 MB of stdout and 270 KB of Log calls were sent; one budget of 256 KiB covers both.
     assert size < 400 * 1024
     assert "log limit reached" in text
+
+
+def test_bare_name_runs_the_users_last_unaddressed_message(harness) -> None:
+    async def script(h):
+        await h.send("bob", "ping")  # forgot to address the robot: nothing happens
+        await h.send("alice", "ping")  # someone else's message does not count for bob
+        replies = await h.texts("bob", "burrow")
+        replies += await h.texts("bob", "burrow")  # used up: plain "Yes?" again
+        return replies
+
+    assert harness.play(script) == ["PONG", "Yes?"]

@@ -9,6 +9,7 @@ are routed in the order they arrive.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
@@ -54,6 +55,7 @@ from burrow.engine.scheduler import Scheduler
 log = logging.getLogger("burrow.robot")
 
 ENCRYPTED_PREFIX = "encrypted:"
+LAST_MESSAGE_WINDOW = 77.0  # seconds a bare address may pick up the last message (upstream)
 
 DEFAULT_NAME = "burrow"
 
@@ -94,6 +96,8 @@ class Robot:
         self._stopping = asyncio.Event()
         self.primary_protocol = ""
         self.clock = time.time  # the scheduler's wall clock
+        # The last unaddressed, unmatched message of each user and place, for a bare "burrow".
+        self._last_unaddressed: dict[tuple[str, str, str, str], tuple[str, float]] = {}
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -417,8 +421,19 @@ class Robot:
         if key in self.waiters:
             self.waiters.deliver(key, addressed.text if addressed.addressed else message.text)
             return
+        place = (
+            message.protocol,
+            message.user,
+            message.channel,
+            message.thread_id if message.threaded else "",
+        )
         if addressed.addressed and not addressed.text.strip():
-            await self._answer(message, "Yes?")
+            # Reference 5.7 step 3: a bare address means "that last thing I said was for you".
+            last = self._last_unaddressed.pop(place, None)
+            if last is not None and time.monotonic() - last[1] < LAST_MESSAGE_WINDOW:
+                await self.route(dataclasses.replace(message, text=f"{self.name}: {last[0]}"))
+            else:
+                await self._answer(message, "Yes?")
             return
         context = MessageContext(
             user=message.user,
@@ -472,6 +487,15 @@ class Robot:
             return
         if addressed.mode is not None:
             await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
+        elif message.text.strip():
+            now = time.monotonic()
+            if len(self._last_unaddressed) > 10_000:  # a busy robot: forget what has expired
+                self._last_unaddressed = {
+                    k: v
+                    for k, v in self._last_unaddressed.items()
+                    if now - v[1] < LAST_MESSAGE_WINDOW
+                }
+            self._last_unaddressed[place] = (message.text, now)
 
     async def _resolve_contexts(
         self, message: IncomingMessage, contexts: tuple[str, ...], captures: tuple[str, ...]
