@@ -166,7 +166,7 @@ def test_python_objects_that_reach_lua_have_no_attributes_or_metatable() -> None
         def log(self, level: int, message: str) -> None:
             pass
 
-    state, _ = runtime._new_sandbox(MiB * 16, Ctx(), False, {}, "")  # type: ignore[arg-type]
+    state, _ = runtime._new_sandbox(MiB * 16, Ctx(), False, {}, "", [])  # type: ignore[arg-type]
     state.globals().planted = Ctx()
     probe = state.eval(
         """function()
@@ -203,3 +203,40 @@ def test_a_bad_memory_limit_is_refused(run_lua) -> None:
     run = run_lua("return 0", params={"lua_memory_limit": "lots"})
     assert run.result.ret_val == TaskRetVal.MechanismFail
     assert run.result.error.code == "invalid_params"
+
+
+def test_loaders_cannot_read_files_outside_the_extensions_folder_and_lib_paths(
+    run_lua, tmp_path
+) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "secret.lua").write_text('return "the secret"')
+    (tmp_path / "sibling.lua").write_text('return "a sibling"')
+    secret = outside / "secret.lua"
+    run = run_lua(
+        f"""
+        local report = require "report"
+        local function outcome(f, ...)
+            local ok, value, err = pcall(f, ...)
+            if not ok then return value end
+            if value == nil then return err end
+            return type(value) == "function" and value() or value
+        end
+        package.path = "{outside}/?.lua;" .. package.path
+        report(
+            outcome(loadfile, "{secret}"),
+            outcome(dofile, "{secret}"),
+            outcome(require, "secret"),
+            outcome(loadfile, "{tmp_path}/../{outside.name}/secret.lua"),
+            outcome(loadfile, "secret.lua"),
+            outcome(dofile),
+            outcome(loadfile, "{tmp_path / "sibling.lua"}"))
+        """
+    )
+    assert run.result.error is None, run.result.error
+    *refused, no_name, sibling = run.report
+    assert len(refused) == 5
+    for refusal in refused:
+        assert "cannot read" in refusal and "the secret" not in refusal, refusal
+    assert "file name is required" in no_name  # dofile() would read standard input
+    assert sibling == "a sibling"

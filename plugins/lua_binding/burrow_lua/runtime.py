@@ -91,7 +91,12 @@ class _Execution:
 
     def _run(self, args: list[str]) -> Any:
         runtime, runner = _new_sandbox(
-            self.memory_limit, self.ctx, self.robot_api, self._gbot(), self._package_path()
+            self.memory_limit,
+            self.ctx,
+            self.robot_api,
+            self._gbot(),
+            self._package_path(),
+            self._readable_dirs(),
         )
         runtime.globals().arg = runtime.table_from({0: self.path, **dict(enumerate(args, 1))})
         outcome = runner(self.path, *args)
@@ -116,6 +121,12 @@ class _Execution:
             fields[name] = str(self.bot.get(name) or "").removeprefix("<").removesuffix(">")
         fields["threaded_message"] = bool(self.bot.get("threaded_message"))
         return fields
+
+    def _readable_dirs(self) -> list[str]:
+        """Folders whose Lua files loadfile, dofile and require may read: nothing else."""
+        folders = [os.path.dirname(os.path.abspath(self.path))]
+        folders += [os.path.abspath(p) for p in self.lib_paths if ";" not in p and "?" not in p]
+        return folders
 
     def _package_path(self) -> str:
         templates = []
@@ -169,6 +180,7 @@ def _new_sandbox(
     robot_api: bool,
     gbot: dict[str, Any],
     package_path: str,
+    readable_dirs: list[str],
 ) -> tuple[lua54.LuaRuntime, Any]:
     """A fresh Lua state prepared by lua/sandbox.lua, and the runner function it returns."""
     runtime = lua54.LuaRuntime(
@@ -182,7 +194,13 @@ def _new_sandbox(
     with open(os.path.join(_LIB_DIR, "sandbox.lua"), "rb") as handle:
         prelude = runtime.compile(handle.read(), name="@" + handle.name, mode="t")
     runner = prelude(
-        bridge.call, bridge.log, bridge.codec, runtime.table_from(gbot), _LIB_DIR, package_path
+        bridge.call,
+        bridge.log,
+        bridge.codec,
+        runtime.table_from(gbot),
+        _LIB_DIR,
+        package_path,
+        runtime.table_from(readable_dirs),
     )
     return runtime, runner
 

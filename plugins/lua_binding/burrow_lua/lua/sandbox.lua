@@ -7,12 +7,13 @@
 --   gbot      the bot fields of the message (a table, becomes GBOT)
 --   lib_dir   the folder of this file, holding gopherbot_v1.lua
 --   path      package.path built from the request's lib_paths
+--   readable  the folders whose files the loaders may read (the script's own and lib_paths)
 --
 -- What an extension can and cannot reach is documented in docs/lua.md ("Sandbox"). The
 -- originals this file takes away are kept only in locals, which no extension can reach
 -- once `debug` is gone.
 
-local call, log, codec, gbot, lib_dir, path = ...
+local call, log, codec, gbot, lib_dir, path, readable = ...
 
 local raw_load, raw_loadfile = load, loadfile
 local assert, error, getmetatable, require = assert, error, getmetatable, require
@@ -49,7 +50,33 @@ local function clean(s)
 end
 
 ---------------------------------------------------------------------------------------------
--- Loading code: text only. Binary chunks bypass the compiler's checks and can crash the VM.
+-- Loading code: text only, and only from the extension's own folder and the robot's lib
+-- paths. Binary chunks bypass the compiler's checks and can crash the VM; and a loader that
+-- reads any path would be a way around the missing `io` (a parse error quotes the file).
+
+local readable_dirs = {}
+for i = 1, #readable do
+    readable_dirs[i] = readable[i]
+end
+
+local function check_readable(filename)
+    if type(filename) ~= "string" then
+        return nil, "a file name is required (reading standard input is not allowed)"
+    end
+    if sub(filename, 1, 1) == "/" and not ("/" .. filename .. "/"):find("/%.%./") then
+        for i = 1, #readable_dirs do
+            local dir = readable_dirs[i]
+            if sub(filename, 1, #dir + 1) == dir .. "/" then
+                return filename
+            end
+        end
+    end
+    return nil, format(
+        "cannot read '%s': extensions may load only files in their own folder or the robot's"
+            .. " lib paths, by absolute path",
+        tostring(filename)
+    )
+end
 
 function load(chunk, name, mode, ...)
     -- An explicit nil environment is not the same as none, so keep the arity.
@@ -60,14 +87,22 @@ function load(chunk, name, mode, ...)
 end
 
 function loadfile(filename, mode, ...)
-    if select("#", ...) > 0 then
-        return raw_loadfile(filename, "t", (...))
+    local allowed, refusal = check_readable(filename)
+    if not allowed then
+        return nil, refusal
     end
-    return raw_loadfile(filename, "t")
+    if select("#", ...) > 0 then
+        return raw_loadfile(allowed, "t", (...))
+    end
+    return raw_loadfile(allowed, "t")
 end
 
 function dofile(filename)
-    local chunk, err = raw_loadfile(filename, "t")
+    local allowed, refusal = check_readable(filename)
+    if not allowed then
+        error(refusal, 2)
+    end
+    local chunk, err = raw_loadfile(allowed, "t")
     if not chunk then
         error(err, 2)
     end
@@ -91,7 +126,11 @@ local function lua_searcher(name)
     if not filename then
         return err
     end
-    local chunk, load_err = raw_loadfile(filename, "t")
+    local allowed, refusal = check_readable(filename)
+    if not allowed then
+        return "\n\t" .. refusal -- package.path was pointed outside the lib paths
+    end
+    local chunk, load_err = raw_loadfile(allowed, "t")
     if not chunk then
         local message = "error loading module '%s' from file '%s':\n\t%s"
         error(format(message, name, filename, load_err), 3)
