@@ -60,3 +60,28 @@ def test_failed_require_is_reported_at_the_extensions_calling_line(tmp_path: Pat
         result.error is not None and "Cannot find module 'no-such-module'" in result.error.message
     )
     assert (result.error.data["file"], result.error.data["line"]) == (str(script), 3)
+
+
+def test_require_reads_only_the_extensions_folder_and_lib_paths(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.js").write_text('module.exports = "the secret";')
+    ext = tmp_path / "ext"
+    (ext / "helpers").mkdir(parents=True)
+    (ext / "helpers" / "util.js").write_text('module.exports = "a helper";')
+    script = ext / "main.js"
+    script.write_text(
+        "const out = [];\n"
+        f"for (const p of ['{outside / 'secret.js'}', '../outside/secret', './helpers/util']) {{\n"
+        "  try { out.push(require(p)); } catch (e) { out.push(String(e)); }\n"
+        "}\n"
+        "if (out.some((o) => o === 'the secret') || out[2] !== 'a helper') throw new Error(out.join(' | '));\n"
+        "0;\n"
+    )
+    binding = BindingRegistry.discover(environ={}).bindings["js"]
+    spec = ExecutionSpec(
+        binding, "js_run", {"path": str(script), "args": ["go"], "lib_paths": []}, tmp_path
+    )
+    result = run(run_execution(spec))
+    assert result.error is None, result.error
+    assert result.ret_val == 0

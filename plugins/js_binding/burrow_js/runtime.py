@@ -293,10 +293,22 @@ class _Extension:
             if relative
             else [os.path.join(os.path.abspath(str(lib)), name) for lib in lib_paths]
         )
+        # Only the extension's own folder and the lib paths may be read: with no `fs`, a
+        # require of any path would be the one way to read the robot's files.
+        allowed = [os.path.realpath(os.path.dirname(os.path.abspath(self._path)))]
+        allowed += [os.path.realpath(os.path.abspath(str(lib))) for lib in lib_paths]
         for root in roots:
             for candidate in (root, f"{root}.js", f"{root}.json", os.path.join(root, "index.js")):
                 if candidate.endswith((".js", ".json")) and os.path.isfile(candidate):
                     path = os.path.normpath(os.path.abspath(candidate))
+                    real = os.path.realpath(path)
+                    if not any(
+                        os.path.commonpath([real, root_dir]) == root_dir for root_dir in allowed
+                    ):
+                        return {
+                            "error": f"cannot read module '{name}': extensions may require only "
+                            "files in their own folder or the robot's lib paths"
+                        }
                     try:
                         with open(path, encoding="utf-8") as handle:
                             return {"path": path, "source": handle.read()}
