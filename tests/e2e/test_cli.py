@@ -133,3 +133,18 @@ def test_sigterm_stops_the_robot_even_while_its_input_stays_open(tmp_path: Path)
     finally:
         robot.kill()
         robot.wait()
+
+
+def test_terminal_users_and_channels_come_from_robot_yaml(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "robot.yaml").write_text(
+        "UserRoster: [{UserName: alice}, {UserName: bob}]\n"
+        "ProtocolConfig: {terminal: {Channels: [general, ops]}}\n"
+    )
+    result = burrow("run", str(tmp_path), stdin="|umallory\n|ubob\n|crandom\n|cops\n;ping\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "(no user mallory; users: alice, bob)" in out
+    assert "(you are now bob)" in out
+    assert "(no channel #random; channels: general, ops)" in out
+    assert "#ops: @bob PONG" in out

@@ -8,6 +8,9 @@ Lines starting with `|` are connector commands:
   |q            quit (so does Ctrl-D)
 A line starting with `/` is a hidden command (`/;ping`). On a terminal you get line editing
 and history (kept in the robot's state folder); with piped input, lines are read as they come.
+
+Who you may be and where: `ProtocolConfig.terminal.Users` and `Channels` in robot.yaml; with
+no `Users`, the robot's `UserRoster` (anyone, if that is empty too); with no `Channels`, any.
 """
 
 from __future__ import annotations
@@ -48,12 +51,19 @@ class TerminalConnector(Connector):
         self._ids = itertools.count(1)
         self._stopped = asyncio.Event()
         self._history = config.get("HistoryFile")
+        self.users: list[str] = []
+        self.channels: list[str] = []
+
+    def _names(self, key: str) -> list[str]:
+        values = self.config.get(key) or []
+        return [str(v.get("UserName", "")) if isinstance(v, dict) else str(v) for v in values]
 
     async def run(self, host: ConnectorHost) -> None:
         """Read lines until EOF or `|q`."""
+        self.users = self._names("Users") or [u.name for u in host.identity.users]
+        self.channels = self._names("Channels")
         if not self.user:
-            roster = host.identity.users
-            self.user = roster[0].name if roster else "alice"
+            self.user = self.users[0] if self.users else "alice"
         self._print(
             f"Terminal connector: you are {self.user} in #{self.channel or '(dm)'}; '|h' for help."
         )
@@ -139,9 +149,16 @@ class TerminalConnector(Connector):
         if verb == "q":
             return False
         if verb == "c":
-            self.channel, self.thread = arg.lstrip("#"), ""
+            channel = arg.lstrip("#")
+            if channel and self.channels and channel not in self.channels:
+                self._print(f"(no channel #{channel}; channels: {', '.join(self.channels)})")
+                return True
+            self.channel, self.thread = channel, ""
             self._print(f"(now in {'#' + self.channel if self.channel else 'direct messages'})")
         elif verb == "u":
+            if arg and self.users and arg not in self.users:
+                self._print(f"(no user {arg}; users: {', '.join(self.users)})")
+                return True
             if arg:
                 self.user = arg
             self._print(f"(you are now {self.user})")
