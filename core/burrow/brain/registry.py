@@ -89,13 +89,19 @@ def discover_brains() -> BrainRegistry:
     is logged and skipped, never fatal.
     """
     import logging
-    from importlib.metadata import entry_points
 
-    registry = builtin_registry()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        source = ep.dist.name if ep.dist is not None else ep.name
-        try:
-            ep.load().register_brains(registry.registrar(source))
-        except Exception as exc:  # noqa: BLE001 - one broken brain package must not stop the robot
-            logging.getLogger(__name__).error("brain entry point %r failed: %s", ep.name, exc)
+    from burrow.brain import builtin
+    from burrow.plugins import load_plugins
+
+    registry = BrainRegistry()
+    errors = load_plugins(
+        ENTRY_POINT_GROUP,
+        "register_brains",
+        lambda name, dist, version: registry.registrar(dist or name),
+        builtins=[("builtin", builtin)],
+    )
+    for error in errors:
+        logging.getLogger(__name__).error(
+            "brain plugin %r (%s) failed: %s", error.entry_point, error.distribution, error.error
+        )
     return registry

@@ -9,11 +9,11 @@ Built-ins are registered the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from importlib.metadata import entry_points
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from burrow.connectors.base import Connector, ConnectorFactory
+from burrow.plugins import load_plugins
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,32 @@ def register_connectors(register: Any) -> None:
 
 
 def connector_factories() -> dict[str, ConnectorFactory]:
-    """Every connector available: built-ins, then entry points (one broken one is skipped)."""
+    """Every connector available: built-ins, then entry points (a broken one is logged)."""
+    import sys
+
     found: dict[str, ConnectorFactory] = {}
 
-    def register(name: str, factory: ConnectorFactory) -> None:
-        if name in found:
-            raise ValueError(f"connector {name!r} is already registered")
-        found[name] = factory
+    def make_register(
+        name: str, dist: str, version: str
+    ) -> Callable[[str, ConnectorFactory], None]:
+        def register(protocol: str, factory: ConnectorFactory) -> None:
+            if protocol in found:
+                raise ValueError(f"connector {protocol!r} is already registered")
+            found[protocol] = factory
 
-    register_connectors(register)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            ep.load().register_connectors(register)
-        except Exception as exc:  # noqa: BLE001 - one broken connector must not stop the robot
-            log.error("connector entry point %r failed to load: %s", ep.name, exc)
+        return register
+
+    errors = load_plugins(
+        ENTRY_POINT_GROUP,
+        "register_connectors",
+        make_register,
+        builtins=[("builtin", sys.modules[__name__])],
+    )
+    for error in errors:
+        log.error(
+            "connector plugin %r (%s) failed: %s",
+            error.entry_point,
+            error.distribution,
+            error.error,
+        )
     return found
