@@ -39,6 +39,21 @@ class IncomingMessage:
         """True for a direct (private) message."""
         return self.channel == ""
 
+    def answer(self, text: str, *, addressed: bool = True) -> OutgoingMessage:
+        """A message back where this one came from: its channel and thread, or the DM.
+
+        `addressed` directs it at the sender (Reply); otherwise it goes to the channel as a
+        whole (Say). A direct message is always answered to its sender.
+        """
+        return OutgoingMessage(
+            text=text,
+            channel=self.channel,
+            user=self.user if addressed or not self.channel else "",
+            thread_id=self.thread_id,
+            threaded=self.threaded,
+            hidden=self.hidden,
+        )
+
 
 @dataclass(frozen=True)
 class OutgoingMessage:

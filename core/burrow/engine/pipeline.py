@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from burrow.connectors.base import IncomingMessage, OutgoingMessage
+from burrow.connectors.base import IncomingMessage
 from burrow.constants import LogLevel, TaskRetVal
 from burrow.engine.catalog import TaskDef, TaskKind
 from burrow.engine.policy import (
@@ -395,36 +395,11 @@ class Pipeline:
 
     async def say(self, text: str) -> None:
         """Send `text` where the pipeline is (its channel, or the user's DM)."""
-        m = self.message
-        await self.robot.send(
-            m.protocol,
-            OutgoingMessage(
-                text=text,
-                channel=m.channel,
-                user="" if m.channel else m.user,
-                thread_id=m.thread_id,
-                threaded=m.threaded,
-                hidden=m.hidden,
-            ),
-        )
+        await self.robot.send(self.message.protocol, self.message.answer(text, addressed=False))
 
     async def reply(self, text: str) -> None:
         """Send `text` addressed to the pipeline's user."""
-        m = self.message
-        if not m.user:
-            await self.say(text)
-            return
-        await self.robot.send(
-            m.protocol,
-            OutgoingMessage(
-                text=text,
-                channel=m.channel,
-                user=m.user,
-                thread_id=m.thread_id,
-                threaded=m.threaded,
-                hidden=m.hidden,
-            ),
-        )
+        await self.robot.send(self.message.protocol, self.message.answer(text))
 
     def kill(self, reason: str) -> None:
         """Stop the pipeline: the running child is cancelled and nothing else is started."""

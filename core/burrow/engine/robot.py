@@ -375,17 +375,7 @@ class Robot:
             return RetVal.FailedMessageSend
 
     async def _answer(self, message: IncomingMessage, text: str) -> None:
-        await self.send(
-            message.protocol,
-            OutgoingMessage(
-                text=text,
-                channel=message.channel,
-                user=message.user,
-                thread_id=message.thread_id,
-                threaded=message.threaded,
-                hidden=message.hidden,
-            ),
-        )
+        await self.send(message.protocol, message.answer(text))
 
     async def route(self, message: IncomingMessage) -> None:
         """Decide what a heard message starts (reference 5.7) and start it."""
