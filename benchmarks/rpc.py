@@ -23,7 +23,8 @@ from burrow.bindings.spec import Binding
 from burrow.rpc.parent_session import AsyncSession
 from burrow.runner.environment import child_environment
 from burrow.runner.execution import ExecutionSpec, RobotCall, child_argv, run_execution
-from burrow.runner.process import ChildProcess
+from burrow.runner.process import SpawnedChild
+from burrow.runner.zygote import Zygote
 
 
 class _Answer:
@@ -32,18 +33,21 @@ class _Answer:
 
 
 async def spawn_to_hello(
-    binding: Binding, workdir: Path, runs: int, full_scan: bool
+    binding: Binding, workdir: Path, runs: int, full_scan: bool, zygote: Zygote | None = None
 ) -> list[float]:
-    """Seconds from spawn to the `$/hello` answer, for the targeted or the full-scan child."""
+    """Seconds from start to the `$/hello` answer: targeted, full-scan, or zygote-forked child."""
     spec = ExecutionSpec(binding, "test_run", {}, workdir)
     argv = child_argv(spec)
     if full_scan:
         argv = argv[: argv.index("--binding")]
+    spawn = zygote.spawn if zygote is not None else SpawnedChild.spawn
+    if zygote is not None:
+        await spawn(argv, env=child_environment(), cwd=workdir, on_stdout=lambda d: None)  # warm
     times = []
     for _ in range(runs):
         holder: dict[str, AsyncSession] = {}
         start = time.perf_counter()
-        child = await ChildProcess.spawn(
+        child = await spawn(
             argv, env=child_environment(), cwd=workdir, on_stdout=lambda d, h=holder: h["s"].feed(d)
         )
 
@@ -97,6 +101,15 @@ def main() -> int:
         base = spawn_baseline(args.runs)
         hello = asyncio.run(spawn_to_hello(binding, workdir, args.runs, full_scan=False))
         scan = asyncio.run(spawn_to_hello(binding, workdir, args.runs, full_scan=True))
+
+        async def forked() -> list[float]:
+            zygote = Zygote(preload=["burrow_testbinding"])
+            try:
+                return await spawn_to_hello(binding, workdir, args.runs, False, zygote)
+            finally:
+                await zygote.close()
+
+        fork = asyncio.run(forked())
         whole = asyncio.run(whole_execution(binding, workdir, args.runs))
         calls = asyncio.run(robot_calls(binding, workdir, args.calls))
 
@@ -104,6 +117,7 @@ def main() -> int:
         (BASELINE_LABEL, base),
         ("spawn to $/hello answered (targeted binding)", hello),
         ("spawn to $/hello answered (full entry-point scan)", scan),
+        ("zygote fork to $/hello answered (the robot's default)", fork),
         ("whole trivial execution (spawn..reap)", whole),
         ("robot_call round trip (from the extension)", calls),
     ]

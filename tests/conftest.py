@@ -10,7 +10,8 @@ import pytest
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
-from burrow.runner.execution import ExecutionResult, ExecutionSpec, run_execution
+from burrow.runner.execution import Execution, ExecutionResult, ExecutionSpec
+from burrow.runner.zygote import Zygote
 from support import RawChild, RecordingDispatcher, run
 
 
@@ -34,11 +35,18 @@ def dispatcher() -> RecordingDispatcher:
     return RecordingDispatcher()
 
 
-@pytest.fixture
+@pytest.fixture(params=["interpreter", "zygote"])
 def execute(
-    test_binding: Binding, tmp_path: Path, dispatcher: RecordingDispatcher
+    request: pytest.FixtureRequest,
+    test_binding: Binding,
+    tmp_path: Path,
+    dispatcher: RecordingDispatcher,
 ) -> Callable[..., ExecutionResult]:
-    """Run the test binding with `args` in a real child and return the ExecutionResult."""
+    """Run the test binding with `args` in a real child and return the ExecutionResult.
+
+    Every test using it runs twice: the child started as a new interpreter, and forked by a
+    zygote; both must give the same isolation.
+    """
 
     def _execute(
         *args: str, method: str = "test_run", logs: list[tuple[int, str]] | None = None, **spec: Any
@@ -55,7 +63,19 @@ def execute(
         on_log = (
             (lambda level, message: logs.append((level, message))) if logs is not None else None
         )
-        return run(run_execution(execution_spec, dispatcher, on_log=on_log))
+
+        async def go() -> ExecutionResult:
+            zygote = Zygote() if request.param == "zygote" else None
+            try:
+                spawner = zygote.spawn if zygote is not None else None
+                return await Execution(
+                    execution_spec, dispatcher, on_log=on_log, spawner=spawner
+                ).run()
+            finally:
+                if zygote is not None:
+                    await zygote.close()
+
+        return run(go())
 
     return _execute
 

@@ -28,7 +28,8 @@ from burrow.engine.config import (
 )
 from burrow.engine.matching import CommandMatcher, MessageMatcher, PluginRoutes
 from burrow.engine.policy import PluginPolicy
-from burrow.runner.execution import GET_CONFIG_TIMEOUT, ExecutionSpec, run_execution
+from burrow.runner.execution import GET_CONFIG_TIMEOUT, Execution, ExecutionSpec
+from burrow.runner.process import Spawner
 
 if TYPE_CHECKING:
     from burrow.engine.pipeline import Pipeline, TaskRun
@@ -233,7 +234,9 @@ async def build_catalog(
     return catalog
 
 
-async def fetch_default_config(task: TaskDef, workdir: Path, lib_paths: list[str]) -> str | None:
+async def fetch_default_config(
+    task: TaskDef, workdir: Path, lib_paths: list[str], spawner: Spawner | None = None
+) -> str | None:
     """Ask a file-backed extension for its default configuration in a `_get_config` child."""
     assert task.binding is not None and task.path is not None
     spec = ExecutionSpec(
@@ -250,7 +253,7 @@ async def fetch_default_config(task: TaskDef, workdir: Path, lib_paths: list[str
         workdir=workdir,
         timeout=GET_CONFIG_TIMEOUT,
     )
-    result = await run_execution(spec)
+    result = await Execution(spec, spawner=spawner).run()
     if result.error is not None:
         detail = f"{result.error.code}: {_located(result.error.message, result.error.data)}"
         if result.stderr_tail:

@@ -51,10 +51,13 @@ from burrow.engine.pipeline import Pipeline, TaskRun
 from burrow.engine.policy import MessageContext, is_admin, plugin_available
 from burrow.engine.prompts import ReplyWaiters, prompt_key
 from burrow.engine.scheduler import Scheduler
+from burrow.runner.process import Spawner
+from burrow.runner.zygote import Zygote
 
 log = logging.getLogger("burrow.robot")
 
 ENCRYPTED_PREFIX = "encrypted:"
+ZYGOTE_ENV = "BURROW_ZYGOTE"  # "off" starts every child as a new interpreter instead
 LAST_MESSAGE_WINDOW = 77.0  # seconds a bare address may pick up the last message (upstream)
 
 DEFAULT_NAME = "burrow"
@@ -89,6 +92,7 @@ class Robot:
         self.datums: Datums | None = None
         self.memory: ShortTermMemory | None = None
         self.secrets: SecretBox | None = None
+        self.zygote: Zygote | None = None
         self._inbox: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._tasks: set[asyncio.Task[object]] = set()
         self._runners: list[asyncio.Task[None]] = []
@@ -121,11 +125,13 @@ class Robot:
             self.registry = BindingRegistry.discover(self.environ)
         for error in self.registry.errors:
             log.error("binding %r failed to load: %s", error.entry_point, error.error)
+        if self.environ.get(ZYGOTE_ENV, "on").lower() not in ("0", "off", "no", "false"):
+            self.zygote = Zygote(preload=_preload_modules(self.registry))
         self.catalog = await build_catalog(
             self.loaded,
             self.registry,
             builtin_tasks(),
-            lambda task: fetch_default_config(task, self.home, self.lib_paths),
+            lambda task: fetch_default_config(task, self.home, self.lib_paths, self.spawner),
         )
 
     async def _open_brain(self) -> None:
@@ -204,6 +210,8 @@ class Robot:
         for runner in self._runners:
             runner.cancel()
         await asyncio.gather(*self._runners, return_exceptions=True)
+        if self.zygote is not None:
+            await self.zygote.close()
         await self.close_brain()
 
     async def close_brain(self) -> None:
@@ -250,6 +258,11 @@ class Robot:
         """The base working directory of pipelines that are not homed."""
         ws = self.config.work_space
         return (self.home / ws).resolve() if ws else self.home
+
+    @property
+    def spawner(self) -> Spawner | None:
+        """How children start: forked by the zygote, or (None) as new interpreters."""
+        return self.zygote.spawn if self.zygote is not None else None
 
     @property
     def lib_paths(self) -> list[str]:
@@ -610,3 +623,12 @@ class Robot:
     def automatic_message(self, channel: str) -> IncomingMessage:
         """The message context of work nobody typed (schedules, @init)."""
         return IncomingMessage(protocol=self.primary_protocol, user="", text="", channel=channel)
+
+
+def _preload_modules(registry: BindingRegistry) -> list[str]:
+    """What the zygote imports once for every child: each binding's method modules."""
+    modules = []
+    for binding in registry.bindings.values():
+        for target in binding.methods.values():
+            modules.append(target.partition(":")[0])
+    return sorted(set(modules))

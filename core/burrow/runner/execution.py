@@ -22,7 +22,7 @@ from burrow.rpc.codec import DEFAULT_MAX_MESSAGE_SIZE, Notification, Request
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.rpc.parent_session import AsyncSession
 from burrow.runner.environment import child_environment
-from burrow.runner.process import ChildProcess
+from burrow.runner.process import ChildProcess, SpawnedChild, Spawner
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,10 @@ class Execution:
         *,
         on_log: LogSink | None = None,
         on_stderr: Callable[[str], None] | None = None,
+        spawner: Spawner | None = None,
     ) -> None:
         self.spec = spec
+        self._spawner = spawner  # how the child starts: a new interpreter, or a zygote fork
         self._dispatcher = dispatcher or NoRobotApi()
         self._on_log = on_log
         self._on_stderr = on_stderr
@@ -180,7 +182,7 @@ class Execution:
 
     async def _run(self, result: ExecutionResult) -> None:
         spec = self.spec
-        self._child = child = await ChildProcess.spawn(
+        self._child = child = await (self._spawner or SpawnedChild.spawn)(
             child_argv(spec),
             env=child_environment(spec.env),
             cwd=spec.workdir,

@@ -6,7 +6,7 @@ import asyncio
 import collections
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from burrow.rpc.errors import ErrorCode, RpcError
@@ -73,20 +73,88 @@ class _Protocol(asyncio.SubprocessProtocol):
 
 
 class ChildProcess:
-    """A spawned child with pipes on fds 0-2 and nothing else inherited."""
+    """A child with pipes on fds 0-2 and nothing else, leading its own process group.
+
+    Subclasses connect the pipes and learn the exit status; signalling the group, escalation
+    and clean-up are the same however the child was started.
+    """
+
+    def __init__(self, pid: int, stderr: StderrBuffer) -> None:
+        self.pid = pid
+        # A new session makes the child a session and group leader: pgid == pid.
+        self.pgid = pid
+        self.stderr = stderr
+        loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.stdout_closed: asyncio.Future[None] = loop.create_future()
+
+    def write(self, data: bytes) -> None:
+        """Write to the child's stdin."""
+        raise NotImplementedError
+
+    def close_stdin(self) -> None:
+        """Close the child's stdin (EOF makes a child exit 0)."""
+        raise NotImplementedError
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status (negative for a signal), or None while running."""
+        raise NotImplementedError
+
+    def _close_pipes(self) -> None:
+        raise NotImplementedError
+
+    async def wait(self, timeout: float | None = None) -> int | None:
+        """Wait for the child to exit; return its status, or None on timeout."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self.exited), timeout)
+        except TimeoutError:
+            return None
+        return self.returncode
+
+    def signal_group(self, signum: int) -> None:
+        """Send `signum` to the child's whole process group (grandchildren included)."""
+        try:
+            os.killpg(self.pgid, signum)
+        except ProcessLookupError:
+            pass  # the group is already gone
+        except PermissionError:
+            # Only when the group's id was recycled by someone else's process; never signal it.
+            pass
+
+    async def stop(self, term_grace: float, kill_grace: float = 5.0) -> int | None:
+        """SIGTERM the group, SIGKILL it after `term_grace`, and reap."""
+        if self.returncode is None:
+            self.signal_group(signal.SIGTERM)
+            if await self.wait(term_grace) is None:
+                self.signal_group(signal.SIGKILL)
+                await self.wait(kill_grace)
+        await self.close()
+        return self.returncode
+
+    async def close(self) -> None:
+        """Kill what is left of the group (daemonised grandchildren), then drop the pipes."""
+        self.signal_group(signal.SIGKILL)
+        # Pipes held open by a grandchild close when it dies; do not wait forever for that.
+        try:
+            await asyncio.wait_for(asyncio.shield(self.stdout_closed), 1.0)
+        except TimeoutError:
+            pass
+        self.stderr.flush()
+        self._close_pipes()
+
+
+class SpawnedChild(ChildProcess):
+    """A child started as a new interpreter (`subprocess`)."""
 
     def __init__(
-        self,
-        transport: asyncio.SubprocessTransport,
-        protocol: _Protocol,
-        stderr: StderrBuffer,
-    ) -> None:
+        self, transport: asyncio.SubprocessTransport, protocol: _Protocol, stderr: StderrBuffer
+    ):
+        super().__init__(transport.get_pid(), stderr)
         self._transport = transport
-        self._protocol = protocol
-        self.stderr = stderr
-        self.pid: int = transport.get_pid()
-        # start_new_session makes the child a session and group leader: pgid == pid.
-        self.pgid = self.pid
+        # The protocol was made before this object; share its futures.
+        self.exited = protocol.exited
+        self.stdout_closed = protocol.stdout_closed
 
     @classmethod
     async def spawn(
@@ -147,41 +215,8 @@ class ChildProcess:
         """The exit status (negative for a signal), or None while running."""
         return self._transport.get_returncode()
 
-    async def wait(self, timeout: float | None = None) -> int | None:
-        """Wait for the child to exit; return its status, or None on timeout."""
-        try:
-            await asyncio.wait_for(asyncio.shield(self._protocol.exited), timeout)
-        except TimeoutError:
-            return None
-        return self.returncode
-
-    def signal_group(self, signum: int) -> None:
-        """Send `signum` to the child's whole process group (grandchildren included)."""
-        try:
-            os.killpg(self.pgid, signum)
-        except ProcessLookupError:
-            pass  # the group is already gone
-        except PermissionError:
-            # Only when the group's id was recycled by someone else's process; never signal it.
-            pass
-
-    async def stop(self, term_grace: float, kill_grace: float = 5.0) -> int | None:
-        """SIGTERM the group, SIGKILL it after `term_grace`, and reap."""
-        if self.returncode is None:
-            self.signal_group(signal.SIGTERM)
-            if await self.wait(term_grace) is None:
-                self.signal_group(signal.SIGKILL)
-                await self.wait(kill_grace)
-        await self.close()
-        return self.returncode
-
-    async def close(self) -> None:
-        """Kill what is left of the group (daemonised grandchildren), then drop the pipes."""
-        self.signal_group(signal.SIGKILL)
-        # Pipes held open by a grandchild close when it dies; do not wait forever for that.
-        try:
-            await asyncio.wait_for(asyncio.shield(self._protocol.stdout_closed), 1.0)
-        except TimeoutError:
-            pass
-        self.stderr.flush()
+    def _close_pipes(self) -> None:
         self._transport.close()
+
+
+Spawner = Callable[..., Awaitable[ChildProcess]]
