@@ -26,6 +26,8 @@ from burrow.runner.process import ChildProcess, SpawnedChild, StderrBuffer
 
 log = logging.getLogger(__name__)
 
+SETUP_LIMIT = 60 * 1024  # below Linux's default pipe capacity (64 KiB)
+
 
 class _PipeReader(asyncio.Protocol):
     def __init__(self, on_data: Callable[[bytes], None], closed: asyncio.Future[None] | None):
@@ -197,26 +199,35 @@ class Zygote:
         if not cwd.is_dir():
             raise RpcError(ErrorCode.CHILD_START, f"cannot start a child in {cwd}: no such folder")
         child_args = list(argv[argv.index("burrow.child") + 1 :])
+        # The environment (which may hold secret parameters) goes to the child through its
+        # own setup pipe, never through the zygote, whose memory every later fork inherits.
+        setup = json.dumps({"env": env, "cwd": str(cwd)}).encode()
+        if len(setup) > SETUP_LIMIT:  # more than a pipe holds without a reader: spawn instead
+            return await SpawnedChild.spawn(
+                argv, env=env, cwd=cwd, on_stdout=on_stdout, on_stderr_line=on_stderr_line
+            )
         control = await self._ensure()
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
+        setup_r, setup_w = os.pipe()
+        os.write(setup_w, setup)  # fits the pipe: checked above
+        os.close(setup_w)
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
+        theirs = (stdin_r, stdout_w, stderr_w, setup_r)
         try:
-            payload = json.dumps(
-                {"id": request_id, "argv": child_args, "env": env, "cwd": str(cwd)}
-            )
-            socket.send_fds(control, [payload.encode()], [stdin_r, stdout_w, stderr_w])
+            payload = json.dumps({"id": request_id, "argv": child_args})
+            socket.send_fds(control, [payload.encode()], list(theirs))
         except OSError as exc:
             self._pending.pop(request_id, None)
-            for fd in (stdin_r, stdin_w, stdout_r, stdout_w, stderr_r, stderr_w):
+            for fd in (*theirs, stdin_w, stdout_r, stderr_r):
                 os.close(fd)
             raise RpcError(
                 ErrorCode.CHILD_START, f"the zygote did not take the request: {exc}"
             ) from exc
-        for fd in (stdin_r, stdout_w, stderr_w):
+        for fd in theirs:
             os.close(fd)  # the child's ends: the zygote passed them on
         try:
             answer = await asyncio.wait_for(future, 10)

@@ -3,12 +3,14 @@
     python -I -m burrow.runner.zygote_main CONTROL_FD [--preload MODULE ...]
 
 Started once by the robot. It imports what every child needs (the child's own modules and
-the bindings' registration modules) and then waits on a SOCK_SEQPACKET control socket. Each
-request carries the child's three pipe ends (SCM_RIGHTS), its argv, environment and working
-directory; the zygote forks, and the fork becomes exactly what `python -I -m burrow.child`
-would be: its own session, fds 0-2 and nothing else, the requested environment and
-directory. The zygote answers with the pid and later reports each child's exit status, since
-it, not the robot, is the children's parent.
+the bindings' method modules) and then waits on a SOCK_SEQPACKET control socket. Each
+request carries the child's argv and four descriptors (SCM_RIGHTS): its stdin, stdout and
+stderr, and a setup pipe. The zygote forks; the fork reads its environment and working
+directory from the setup pipe — written by the robot, never seen by the zygote, so no
+child's environment (which may hold secret parameters) ever lies in the memory the next
+fork inherits — and becomes exactly what `python -I -m burrow.child` would be: its own
+session, fds 0-2 and nothing else, that environment and directory. The zygote answers with
+the pid and later reports each child's exit status, since it is the children's parent.
 
 It never starts a thread and never imports asyncio, so forking it is safe; a child starts in
 about a millisecond instead of the tens an interpreter start and imports cost.
@@ -30,24 +32,34 @@ if TYPE_CHECKING:
 MAX_REQUEST = 1 << 20
 
 
-def _child(fds: list[int], request: dict[str, Any]) -> None:
+def _read_setup(fd: int) -> dict[str, Any]:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    setup: dict[str, Any] = json.loads(b"".join(chunks))
+    return setup
+
+
+def _child(fds: list[int], argv: list[str]) -> None:
     """In the fork: become the requested child, run it, and never return."""
     try:
         os.setsid()
-        for target, fd in enumerate(fds):
+        setup = _read_setup(fds[3])
+        for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.set_wakeup_fd(-1)
-        os.chdir(request["cwd"])
+        os.chdir(setup["cwd"])
         os.environ.clear()
-        os.environ.update(request["env"])
-        sys.argv = ["burrow.child", *request["argv"]]
+        os.environ.update(setup["env"])
+        del setup
+        sys.argv = ["burrow.child", *argv]
         from burrow.child.main import main
 
-        code = main(request["argv"])
+        code = main(argv)
     except BaseException as exc:  # noqa: BLE001 - a fork must end here, whatever happened
         os.write(2, f"burrow zygote child: {type(exc).__name__}: {exc}\n".encode())
         code = 2
@@ -81,10 +93,15 @@ def serve(control: socket.socket) -> None:
                     pass
                 _reap(control)
                 continue
-            payload, fds, _, _ = socket.recv_fds(control, MAX_REQUEST, 3)
+            payload, fds, _, _ = socket.recv_fds(control, MAX_REQUEST, 4)
             if not payload:
                 return  # the robot is gone; running children end on their stdin's EOF
             request = json.loads(payload)
+            if len(fds) != 4:
+                for fd in fds:
+                    os.close(fd)
+                _send(control, {"id": request.get("id"), "error": "expected 4 descriptors"})
+                continue
             try:
                 pid = os.fork()
             except OSError as exc:
@@ -94,7 +111,7 @@ def serve(control: socket.socket) -> None:
                 continue
             if pid == 0:
                 selector.close()
-                _child(fds, request)
+                _child(fds, [str(arg) for arg in request["argv"]])
             for fd in fds:
                 os.close(fd)
             _send(control, {"id": request["id"], "pid": pid})

@@ -1,0 +1,46 @@
+"""The zygote: forked children must be as fresh and as isolated as new interpreters."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from burrow.runner import zygote as zygote_module
+from burrow.runner.execution import Execution, ExecutionSpec
+from burrow.runner.zygote import Zygote
+from support import run
+
+
+def test_a_childs_environment_goes_to_the_child_never_through_the_zygote(
+    test_binding, tmp_path: Path, monkeypatch
+) -> None:
+    # Every later fork inherits the zygote's memory, so the zygote must never hold a child's
+    # environment (it can carry secret parameters): only the child's own setup pipe does.
+    sent: list[bytes] = []
+    real_send_fds = socket.send_fds
+
+    def recording_send_fds(sock, buffers, fds, *args):  # type: ignore[no-untyped-def]
+        sent.extend(bytes(b) for b in buffers)
+        return real_send_fds(sock, buffers, fds, *args)
+
+    monkeypatch.setattr(zygote_module.socket, "send_fds", recording_send_fds)
+
+    async def go():
+        zygote = Zygote(preload=["burrow_testbinding"])
+        try:
+            spec = ExecutionSpec(
+                test_binding,
+                "test_run",
+                {"args": ["env"]},
+                tmp_path,
+                env={"TASK_TOKEN": "s3cret-7f1c"},
+            )
+            return await Execution(spec, spawner=zygote.spawn).run()
+        finally:
+            await zygote.close()
+
+    result = run(go())
+    assert result.result["env"]["TASK_TOKEN"] == "s3cret-7f1c"  # the child got it
+    assert sent and not any(
+        b"s3cret-7f1c" in payload or b"TASK_TOKEN" in payload for payload in sent
+    )
