@@ -14,7 +14,6 @@ import enum
 import itertools
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,7 +104,6 @@ class Pipeline:
         self.killed: str | None = None
         self.killed_event = asyncio.Event()
         self.last_error = ""
-        self.log_lines: deque[str] = deque(maxlen=500)
         self._log_file = robot.pipeline_log_path(self.id)
 
     # -- logging ---------------------------------------------------------------------------
@@ -114,7 +112,6 @@ class Pipeline:
         """Add a line to this pipeline's log (and the robot's)."""
         name = LogLevel(level).name if level in LogLevel._value2member_map_ else str(level)
         line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name.upper():5} [{self.id}] {message}"
-        self.log_lines.append(line)
         log.log(_PY_LEVELS.get(level, logging.INFO), "[%d] %s", self.id, message)
         if self._log_file is not None:
             try:
