@@ -44,3 +44,25 @@ def test_a_childs_environment_goes_to_the_child_never_through_the_zygote(
     assert sent and not any(
         b"s3cret-7f1c" in payload or b"TASK_TOKEN" in payload for payload in sent
     )
+
+
+def test_a_dead_zygote_is_replaced_for_the_next_child(test_binding, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    async def go():
+        zygote = Zygote()
+        spec = ExecutionSpec(test_binding, "test_run", {"args": ["ret", "0"]}, tmp_path, timeout=30)
+        try:
+            first = await Execution(spec, spawner=zygote.spawn).run()
+            old = zygote._process.pid
+            os.kill(old, signal.SIGKILL)
+            await zygote._process.wait()
+            second = await Execution(spec, spawner=zygote.spawn).run()
+            return first, second, old, zygote._process.pid
+        finally:
+            await zygote.close()
+
+    first, second, old, new = run(go())
+    assert first.ret_val == 0 and second.ret_val == 0, second.error
+    assert new != old
