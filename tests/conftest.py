@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
 from burrow.runner.execution import Execution, ExecutionResult, ExecutionSpec
 from burrow.runner.zygote import Zygote
 from support import RawChild, RecordingDispatcher, run
+
+# Property tests check behaviour, not speed: a loaded 2-core CI machine must not fail them on
+# Hypothesis's default 200 ms per-example deadline.
+settings.register_profile("burrow", deadline=None)
+settings.load_profile("burrow")
 
 
 @pytest.fixture(scope="session")
