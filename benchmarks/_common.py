@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from burrow.bindings.spec import Binding
+from burrow.runner.execution import ExecutionSpec, RobotCall, run_execution
+
 BASELINE_LABEL = "baseline: spawn `python -I -S -c pass` to exit"
 
 
@@ -49,3 +52,27 @@ def report(rows: Sequence[tuple[str, Sequence[float]]], json_path: Path, **meta:
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps({**meta, "results": results}, indent=2) + "\n")
     print(f"wrote {json_path}")
+
+
+class CallArrivals:
+    """A Robot API double that answers every call at once and notes when each arrived."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
+        self.times.append(time.perf_counter())
+        return {"ret_val": 0}
+
+
+async def whole_executions(
+    binding: Binding, method: str, params: dict[str, Any], workdir: Path, runs: int
+) -> list[float]:
+    """Seconds for complete executions (spawn, hello, run, shutdown, reap), `runs` times."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = await run_execution(ExecutionSpec(binding, method, params, workdir))
+        assert result.ret_val == 0, result.error
+        times.append(time.perf_counter() - start)
+    return times

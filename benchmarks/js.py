@@ -17,15 +17,14 @@ import itertools
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import BASELINE_LABEL, report, spawn_baseline
+from _common import BASELINE_LABEL, CallArrivals, report, spawn_baseline, whole_executions
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
-from burrow.runner.execution import ExecutionSpec, RobotCall, run_execution
+from burrow.runner.execution import ExecutionSpec, run_execution
 
 TRIVIAL = "0;\n"
 CALLS = """
@@ -92,38 +91,14 @@ print(asyncio.run(main()))
 """
 
 
-class _Recorder:
-    """Answers every robot call at once and notes when each arrived."""
-
-    def __init__(self) -> None:
-        self.arrivals: list[float] = []
-
-    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
-        self.arrivals.append(time.perf_counter())
-        return {"ret_val": 0}
-
-
-async def executions(
-    binding: Binding, method: str, params: dict[str, Any], workdir: Path, runs: int
-) -> list[float]:
-    """Seconds for complete executions (spawn, hello, run, shutdown, reap)."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = await run_execution(ExecutionSpec(binding, method, params, workdir))
-        assert result.ret_val == 0, result.error
-        times.append(time.perf_counter() - start)
-    return times
-
-
 async def robot_call_gaps(
     binding: Binding, method: str, params: dict[str, Any], workdir: Path
 ) -> list[float]:
     """Seconds between consecutive robot calls of an extension's loop, as the robot sees them."""
-    recorder = _Recorder()
+    recorder = CallArrivals()
     result = await run_execution(ExecutionSpec(binding, method, params, workdir), recorder)
     assert result.ret_val == 0, result.error
-    return [b - a for a, b in itertools.pairwise(recorder.arrivals)]
+    return [b - a for a, b in itertools.pairwise(recorder.times)]
 
 
 def probe(code: str, runs: int, *args: str) -> list[float]:
@@ -152,10 +127,10 @@ def main() -> int:
         (workdir / "calls.js").write_text(CALLS)
         base = spawn_baseline(args.runs)
         python = asyncio.run(
-            executions(test, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
+            whole_executions(test, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
         )
         trivial_params = {"path": str(workdir / "trivial.js"), "args": []}
-        trivial = asyncio.run(executions(js, "js_run", trivial_params, workdir, args.runs))
+        trivial = asyncio.run(whole_executions(js, "js_run", trivial_params, workdir, args.runs))
         calls_params = {"path": str(workdir / "calls.js"), "args": [str(args.calls)]}
         gaps = asyncio.run(robot_call_gaps(js, "js_run", calls_params, workdir))
         python_calls = {"args": ["calls", str(args.calls)]}

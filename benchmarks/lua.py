@@ -15,13 +15,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-from _common import BASELINE_LABEL, report, spawn_baseline
+from _common import BASELINE_LABEL, CallArrivals, report, spawn_baseline, whole_executions
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
-from burrow.runner.execution import ExecutionSpec, RobotCall, run_execution
+from burrow.runner.execution import ExecutionSpec, run_execution
 
 TRIVIAL = "return 0\n"
 WITH_LIBRARY = 'local bot = require("gopherbot_v1").Robot:new()\nreturn 0\n'
@@ -33,33 +32,9 @@ return 0
 """
 
 
-class _Timestamps:
-    """Answers every robot call at once and notes when each arrived."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
-        self.times.append(time.perf_counter())
-        return {"ret_val": 0}
-
-
-async def whole_executions(
-    binding: Binding, method: str, params: dict[str, Any], workdir: Path, runs: int
-) -> list[float]:
-    """Seconds for complete executions: spawn, hello, run, shutdown, reap."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = await run_execution(ExecutionSpec(binding, method, params, workdir))
-        assert result.ret_val == 0, result.error
-        times.append(time.perf_counter() - start)
-    return times
-
-
 async def robot_calls(binding: Binding, script: Path, calls: int) -> tuple[float, float]:
     """Wall seconds per robot call seen by the robot, and child CPU seconds per call."""
-    robot = _Timestamps()
+    robot = CallArrivals()
     logs: list[str] = []
     params = {"path": str(script), "args": [str(calls)], "bot": {}, "lib_paths": []}
     spec = ExecutionSpec(binding, "lua_run", params, script.parent, timeout=120)

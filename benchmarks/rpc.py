@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import BASELINE_LABEL, report, spawn_baseline
+from _common import BASELINE_LABEL, report, spawn_baseline, whole_executions
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
@@ -66,19 +66,6 @@ async def spawn_to_hello(
     return times
 
 
-async def whole_execution(binding: Binding, workdir: Path, runs: int) -> list[float]:
-    """Seconds for a complete trivial execution: spawn, hello, run, shutdown, reap."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = await run_execution(
-            ExecutionSpec(binding, "test_run", {"args": ["ret", "0"]}, workdir)
-        )
-        assert result.ret_val == 0, result.error
-        times.append(time.perf_counter() - start)
-    return times
-
-
 async def robot_calls(binding: Binding, workdir: Path, calls: int) -> list[float]:
     """Per-call seconds of `calls` robot calls, timed inside the extension."""
     spec = ExecutionSpec(binding, "test_run", {"args": ["calls", str(calls)]}, workdir)
@@ -110,7 +97,9 @@ def main() -> int:
                 await zygote.close()
 
         fork = asyncio.run(forked())
-        whole = asyncio.run(whole_execution(binding, workdir, args.runs))
+        whole = asyncio.run(
+            whole_executions(binding, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
+        )
         calls = asyncio.run(robot_calls(binding, workdir, args.calls))
 
     rows = [
