@@ -368,24 +368,21 @@ def _enqueue(pipeline: Pipeline, queue: str, run: TaskRun) -> None:
         pipeline.fail_tasks.append(run)
 
 
-@robot_method("AddTask", str, tail=str)
-async def _add_task(api: TaskApi, options: dict[str, Any], name: str, *args: str) -> Result:
-    return await _add(api, "add", name, list(args), (TaskKind.TASK,))
+def _queuing(queue: str, kind: TaskKind) -> Handler:
+    async def handler(api: TaskApi, options: dict[str, Any], name: str, *args: str) -> Result:
+        return await _add(api, queue, name, list(args), (kind,))
+
+    return handler
 
 
-@robot_method("FinalTask", str, tail=str)
-async def _final_task(api: TaskApi, options: dict[str, Any], name: str, *args: str) -> Result:
-    return await _add(api, "final", name, list(args), (TaskKind.TASK,))
-
-
-@robot_method("FailTask", str, tail=str)
-async def _fail_task(api: TaskApi, options: dict[str, Any], name: str, *args: str) -> Result:
-    return await _add(api, "fail", name, list(args), (TaskKind.TASK,))
-
-
-@robot_method("AddJob", str, tail=str)
-async def _add_job(api: TaskApi, options: dict[str, Any], name: str, *args: str) -> Result:
-    return await _add(api, "add", name, list(args), (TaskKind.JOB,))
+# The AddTask family differs only in the queue it fills and the kind of task it takes.
+for _name, _queue, _kind in (
+    ("AddTask", "add", TaskKind.TASK),
+    ("FinalTask", "final", TaskKind.TASK),
+    ("FailTask", "fail", TaskKind.TASK),
+    ("AddJob", "add", TaskKind.JOB),
+):
+    robot_method(_name, str, tail=str)(_queuing(_queue, _kind))
 
 
 @robot_method("SpawnJob", str, tail=str)
@@ -413,19 +410,15 @@ async def _add_command(api: TaskApi, queue: str, plugin: str, text: str) -> Resu
     return {"ret_val": RetVal.Ok}
 
 
-@robot_method("AddCommand", str, str)
-async def _add_cmd(api: TaskApi, options: dict[str, Any], plugin: str, text: str) -> Result:
-    return await _add_command(api, "add", plugin, text)
+def _command_queuing(queue: str) -> Handler:
+    async def handler(api: TaskApi, options: dict[str, Any], plugin: str, text: str) -> Result:
+        return await _add_command(api, queue, plugin, text)
+
+    return handler
 
 
-@robot_method("FinalCommand", str, str)
-async def _final_cmd(api: TaskApi, options: dict[str, Any], plugin: str, text: str) -> Result:
-    return await _add_command(api, "final", plugin, text)
-
-
-@robot_method("FailCommand", str, str)
-async def _fail_cmd(api: TaskApi, options: dict[str, Any], plugin: str, text: str) -> Result:
-    return await _add_command(api, "fail", plugin, text)
+for _name, _queue in (("AddCommand", "add"), ("FinalCommand", "final"), ("FailCommand", "fail")):
+    robot_method(_name, str, str)(_command_queuing(_queue))
 
 
 @robot_method("Exclusive", str, bool, optional=1)
