@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from burrow.rpc.codec import FrameDecoder, Message, Request, Response, encode
@@ -106,3 +107,37 @@ def gone(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def burrow(
+    *args: str, cwd: Path = ROOT, stdin: str = "", timeout: float = 300, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `burrow` command (every installed binding loaded unless `extra_env` says)."""
+    env = {k: v for k, v in os.environ.items() if k != "BURROW_BINDINGS"} | extra_env
+    return subprocess.run(
+        [sys.executable, "-m", "burrow", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def catalog_problems(robot_dir: Path, state_dir: Path) -> dict[str, str]:
+    """Why each task of the robot in `robot_dir` is disabled, after a real start-up."""
+    from burrow.engine.robot import Robot
+
+    async def load() -> dict[str, str]:
+        robot = Robot(robot_dir, state_dir=state_dir)
+        await robot.load()
+        try:
+            return robot.catalog.problems()
+        finally:
+            await robot.close_brain()
+
+    return asyncio.run(load())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import types
@@ -16,6 +15,7 @@ from burrow.bindings.locate import find_entry_point, read_entry_points
 from burrow.bindings.registry import BindingRegistry, selected_names
 from burrow.bindings.spec import BindingError, Collector
 from burrow.hookspecs import hookimpl
+from support import burrow
 
 
 @pytest.fixture
@@ -164,14 +164,9 @@ def test_entry_points_parser_reads_only_the_group() -> None:
 
 
 def _burrow(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k != "BURROW_BINDINGS"} | env
-    return subprocess.run(
-        [sys.executable, "-m", "burrow", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        check=True,
-    )
+    result = burrow(*args, **env)
+    assert result.returncode == 0, result.stderr
+    return result
 
 
 def test_bindings_command_lists_name_distribution_version_suffixes_methods() -> None:

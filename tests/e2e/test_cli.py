@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def burrow(
-    *args: str, cwd: Path = ROOT, stdin: str = "", timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "BURROW_BINDINGS"}
-    return subprocess.run(
-        [sys.executable, "-m", "burrow", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+from support import ROOT, burrow
 
 
 def test_demo_robot_transcript_passes() -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 from burrow.brain import SecretBox, generate_key
+from support import burrow
 
 COUNTER = """\
 config: |
@@ -285,13 +284,7 @@ def test_robot_refuses_to_start_on_a_brain_it_cannot_open(tmp_path: Path) -> Non
     state = tmp_path / "state"
     state.mkdir()
     (state / "brain.sqlite3").write_bytes(b"this is not a database" * 100)
-    result = subprocess.run(
-        [sys.executable, "-m", "burrow", "run", str(tmp_path)],
-        input="",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = burrow("run", str(tmp_path))
     assert result.returncode == 2
     assert "the robot cannot start" in result.stderr and "brain.sqlite3" in result.stderr
     assert (state / "brain.sqlite3").read_bytes() == b"this is not a database" * 100  # untouched

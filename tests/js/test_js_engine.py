@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from burrow.bindings.registry import BindingRegistry
-from burrow.engine.robot import Robot
 from burrow.runner.execution import ExecutionSpec, run_execution
-from support import run
+from support import ROOT, burrow, catalog_problems, run
 
-ROOT = Path(__file__).resolve().parents[2]
 JS_ROBOT = ROOT / "tests" / "robots" / "js"
 
 
 def test_every_robot_method_group_from_javascript_transcript() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "BURROW_BINDINGS"}
-    result = subprocess.run(
-        [sys.executable, "-m", "burrow", "transcript", str(JS_ROBOT), "tests/transcripts/js.yaml"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
+    result = burrow("transcript", str(JS_ROBOT), "tests/transcripts/js.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "21 passed, 0 failed" in result.stdout
     assert "tour.js:92:16: TypeError: Cannot read properties of undefined" in result.stderr
 
 
 def test_javascript_syntax_error_disables_that_plugin_naming_file_and_line(tmp_path: Path) -> None:
-    async def load() -> dict[str, str]:
-        robot = Robot(JS_ROBOT, state_dir=tmp_path)
-        await robot.load()
-        try:
-            return robot.catalog.problems()
-        finally:
-            await robot.close_brain()
-
-    problems = asyncio.run(load())
+    problems = catalog_problems(JS_ROBOT, tmp_path)
     assert set(problems) == {"broken"}
     assert "broken.js:4" in problems["broken"]
 
