@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from burrow.constants import TaskRetVal
 from burrow.engine.catalog import BuiltinHandler, TaskDef, TaskKind
 from burrow.engine.matching import CommandMatcher, PluginRoutes
-from burrow.engine.policy import PluginPolicy
+from burrow.engine.policy import MessageContext, PluginPolicy, check_job
 
 if TYPE_CHECKING:
     from burrow.engine.pipeline import Pipeline, TaskRun
@@ -79,12 +79,12 @@ async def _run_job(pipeline: Pipeline, run: TaskRun) -> int:
         return TaskRetVal.Fail
     settings = job.job
     user = pipeline.message.user
-    if settings is not None and (
-        (settings.require_admin and not robot.is_admin(user))
-        or (settings.users and user not in settings.users)
-    ):
-        await pipeline.reply(f"Sorry, you are not allowed to run job '{name}'")
-        return TaskRetVal.Fail
+    if settings is not None:
+        context = MessageContext(user, pipeline.message.channel, is_admin=robot.is_admin(user))
+        verdict = check_job(name, settings.require_admin, settings.users, context)
+        if verdict.refused:
+            await pipeline.reply(verdict.message)
+            return TaskRetVal.Fail
     from burrow.engine.pipeline import TaskRun as Run
 
     robot.start_pipeline(Run(job, "", args), pipeline.message, trigger="job-command")

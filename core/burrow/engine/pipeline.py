@@ -26,7 +26,10 @@ from burrow.engine.policy import (
     Decision,
     MessageContext,
     authorization_result,
+    check_availability,
     check_command,
+    check_job,
+    check_unattended,
     elevation_result,
 )
 from burrow.runner.environment import PASSED_THROUGH
@@ -84,7 +87,12 @@ class Pipeline:
         self.id = next(_ids)
         self.starter = starter
         self.message = message
-        self.automatic = automatic  # scheduled, @init, spawned: no user to check or answer
+        # Where the user acted: a job's message moves to the job's channel, but policy judges
+        # the user in the place they started it from, and a spawned job inherits that place.
+        self.origin = message
+        # Nobody typed it (a schedule, @init, a spawned or triggered job): failures are not
+        # answered. Policy does not depend on it: it follows `message.user` (docs/security.md).
+        self.automatic = automatic
         self.trigger = trigger
         self.privileged = starter.task.privileged
         self.started = time.monotonic()
@@ -192,10 +200,9 @@ class Pipeline:
         if task.disabled:
             self.log(LogLevel.Error, f"{task.name} is disabled: {task.disabled}")
             return TaskRetVal.ConfigurationError
-        if task.kind is TaskKind.PLUGIN and not self.automatic and task.policy is not None:
-            refusal = await self._check_policy(step)
-            if refusal is not None:
-                return refusal
+        refusal = await self._check_policy(step)
+        if refusal is not None:
+            return refusal
         while True:
             ret = await self._execute(step)
             if self.requeue_tag is None or self.killed is not None:
@@ -209,24 +216,40 @@ class Pipeline:
         return ret
 
     async def _check_policy(self, step: TaskRun) -> int | None:
+        """Judge a step against the user the pipeline acts for; a refusal's TaskRetVal or None.
+
+        Every step is judged, however it was reached: the starter of a typed, triggered or
+        spawned pipeline and every AddCommand/AddJob step alike (docs/security.md lists the
+        entry paths). A pipeline that acts for nobody runs as the robot (`check_unattended`).
+        """
         task = step.task
-        assert task.policy is not None
         robot = self.robot
+        user = self.message.user
         context = MessageContext(
-            user=self.message.user,
-            channel=self.message.channel,
-            hidden=self.message.hidden,
-            is_admin=robot.is_admin(self.message.user),
+            user=user,
+            channel=self.origin.channel,
+            hidden=self.origin.hidden,
+            is_admin=robot.is_admin(user) if user else False,
         )
-        decision = check_command(
-            task.policy,
-            step.command,
-            step.args,
-            context,
-            default_authorizer=robot.config.default_authorizer,
-            default_elevator=robot.config.default_elevator,
-            known_plugins=[p.name for p in robot.catalog.plugins()],
-        )
+        if task.kind is TaskKind.JOB and task.job is not None and user:
+            verdict = check_job(task.name, task.job.require_admin, task.job.users, context)
+            return await self._refuse(step, verdict) if verdict.refused else None
+        if task.kind is not TaskKind.PLUGIN or task.policy is None:
+            return None
+        if not user:
+            verdict = check_unattended(task.policy, step.command)
+            return await self._refuse(step, verdict) if verdict.refused else None
+        decision = check_availability(task.policy, step.command, context)
+        if not decision.refused:
+            decision = check_command(
+                task.policy,
+                step.command,
+                step.args,
+                context,
+                default_authorizer=robot.config.default_authorizer,
+                default_elevator=robot.config.default_elevator,
+                known_plugins=[p.name for p in robot.catalog.plugins()],
+            )
         if decision.refused:
             return await self._refuse(step, decision)
         if decision.authorize is not None:

@@ -3,8 +3,12 @@
 Everything here is a pure function of the plugin's settings and the message context. The
 checks that need an extension (the authorizer's `_authorize`, the elevator's `_elevate`) are
 returned as `Callback` requests for the engine to run, authorizer first; their TaskRetVals are
-then judged by `authorization_result` and `elevation_result`. Automatic work (scheduled, init,
-queued) skips these checks entirely, as upstream does: the engine simply does not call them.
+then judged by `authorization_result` and `elevation_result`.
+
+The engine judges every plugin command and job against the user its pipeline acts for, however
+the command was reached (typed, AddCommand, a spawned or triggered job, a catch-all...). Only a
+pipeline that acts for nobody (a schedule, `@init`) is judged by `check_unattended` instead.
+The entry paths are listed in docs/security.md.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ __all__ = [
     "PluginPolicy",
     "authorization_result",
     "authorizer_passed",
+    "check_availability",
     "check_command",
+    "check_job",
+    "check_unattended",
     "elevation_result",
     "is_admin",
     "plugin_available",
@@ -94,6 +101,10 @@ class DecisionCode(StrEnum):
     AUTHORIZER_FAILED = "authorizer_failed"
     NOT_ELEVATED = "not_elevated"
     ELEVATOR_FAILED = "elevator_failed"
+    USER_NOT_LISTED = "user_not_listed"
+    CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    JOB_NOT_ALLOWED = "job_not_allowed"
+    NO_USER = "no_user"
 
 
 @dataclass(frozen=True)
@@ -156,6 +167,58 @@ def plugin_available(policy: PluginPolicy, context: MessageContext) -> bool:
             return in_channel
         return True
     return in_channel
+
+
+def check_availability(policy: PluginPolicy, command: str, context: MessageContext) -> Decision:
+    """Refuse a command of a plugin that the user could not have reached by typing it here.
+
+    Routing only offers available plugins (`plugin_available`), so a typed command always
+    passes; this catches the same command reached another way (AddCommand, a spawned job).
+    """
+    if plugin_available(policy, context):
+        return _OK
+    qualified = f"{policy.name}/{command}"
+    if not _user_listed(policy, context.user):
+        return Decision(
+            DecisionCode.USER_NOT_LISTED, f"Sorry, '{qualified}' is not available to you"
+        )
+    return Decision(
+        DecisionCode.CHANNEL_NOT_ALLOWED, f"Sorry, '{qualified}' cannot be run in this channel"
+    )
+
+
+def check_job(
+    name: str, require_admin: bool, users: Sequence[str], context: MessageContext
+) -> Decision:
+    """Whether the user a pipeline acts for may run job `name` (its RequireAdmin and Users)."""
+    listed = not users or any(fnmatchcase(context.user, pattern) for pattern in users)
+    if (require_admin and not context.is_admin) or not listed:
+        return Decision(
+            DecisionCode.JOB_NOT_ALLOWED, f"Sorry, you are not allowed to run job '{name}'"
+        )
+    return _OK
+
+
+def check_unattended(policy: PluginPolicy, command: str) -> Decision:
+    """Judge a command reached by a pipeline that acts for nobody (a schedule, `@init`).
+
+    Such a pipeline was started by the operator's own configuration, so it runs as the robot:
+    admin-only commands and the Users and Channels limits do not stop it. A command that needs
+    an authorizer or an elevator is refused: there is no user to authorize or to elevate, and
+    failing closed is the only safe answer.
+    """
+    qualified = f"{policy.name}/{command}"
+    if policy.authorize_all_commands or command in policy.authorized_commands:
+        need = "authorization"
+    elif command in policy.elevated_commands or command in policy.elevate_immediate_commands:
+        need = "elevation"
+    else:
+        return _OK
+    return Decision(
+        DecisionCode.NO_USER,
+        f"Sorry, '{qualified}' requires {need}, which needs a user; "
+        "it cannot run from a scheduled or start-up job",
+    )
 
 
 def _requires_private(policy: PluginPolicy, command: str) -> bool:

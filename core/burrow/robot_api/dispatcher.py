@@ -274,9 +274,10 @@ async def _get_sender_attribute(api: TaskApi, options: dict[str, Any], attribute
 
 @robot_method("CheckAdmin")
 async def _check_admin(api: TaskApi, options: dict[str, Any]) -> Result:
-    if api.pipeline.automatic:
-        return {"bool": True}
-    return {"bool": api.robot.is_admin(api.pipeline.message.user)}
+    # A pipeline that acts for nobody (a schedule, @init) runs as the robot; one that acts for
+    # a user, however it started (a spawned or triggered job too), is that user's.
+    user = api.pipeline.message.user
+    return {"bool": api.robot.is_admin(user) if user else True}
 
 
 @robot_method("GetMessage")
@@ -391,7 +392,7 @@ async def _spawn_job(api: TaskApi, options: dict[str, Any], name: str, *args: st
     if ret is not RetVal.Ok:
         return {"ret_val": ret}
     api.robot.start_pipeline(
-        TaskRun(task, "", list(args)), api.pipeline.message, automatic=True, trigger="spawned"
+        TaskRun(task, "", list(args)), api.pipeline.origin, automatic=True, trigger="spawned"
     )
     return {"ret_val": RetVal.Ok}
 
