@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from burrow.connectors.base import IncomingMessage
 from burrow.constants import LogLevel, TaskRetVal
 from burrow.engine.catalog import TaskDef, TaskKind
+from burrow.engine.logline import log_text
 from burrow.engine.policy import (
     Callback,
     Decision,
@@ -116,17 +117,24 @@ class Pipeline:
 
     # -- logging ---------------------------------------------------------------------------
 
-    def log(self, level: int, message: str) -> None:
-        """Add a line to this pipeline's log (and the robot's)."""
+    def log(self, level: int, message: str) -> int:
+        """Add one line to this pipeline's log (and the robot's); return the bytes it took.
+
+        `message` may carry an extension's text, so it goes through `log_text`: control
+        characters and line breaks are escaped and it is cut at LINE_LIMIT bytes. Whatever it
+        holds, it is one line that starts with the robot's timestamp, level and pipeline id.
+        """
+        text = log_text(message)
         name = LogLevel(level).name if level in LogLevel._value2member_map_ else str(level)
-        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name.upper():5} [{self.id}] {message}"
-        log.log(_PY_LEVELS.get(level, logging.INFO), "[%d] %s", self.id, message)
+        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name.upper():5} [{self.id}] {text}\n"
+        log.log(_PY_LEVELS.get(level, logging.INFO), "[%d] %s", self.id, text)
         if self._log_file is not None:
             try:
                 with self._log_file.open("a", encoding="utf-8") as handle:
-                    handle.write(line + "\n")
+                    handle.write(line)
             except OSError:
                 self._log_file = None  # a full disk must not fail the pipeline
+        return len(line.encode())
 
     @property
     def age(self) -> float:
@@ -444,7 +452,11 @@ _PY_LEVELS: dict[int, int] = {
 
 
 class LogBudget:
-    """Caps what one child may write to its pipeline's log, so a flood cannot fill the disk."""
+    """Caps what one child may write to its pipeline's log, so a flood cannot fill the disk.
+
+    The budget counts the UTF-8 bytes of the lines really written; each line is itself cut at
+    LINE_LIMIT bytes by `Pipeline.log`, so one huge line cannot overshoot the budget either.
+    """
 
     LIMIT = 256 * 1024  # bytes of log lines per execution
 
@@ -464,8 +476,7 @@ class LogBudget:
                     f"{self._name}: log limit reached; {self._dropped}+ lines dropped",
                 )
             return
-        self._left -= len(text)
-        self._pipeline.log(level, f"{self._name}: {text}")
+        self._left -= self._pipeline.log(level, f"{self._name}: {text}")
 
 
 # Parameters become environment variables, and any extension of the pipeline can set one with
