@@ -228,3 +228,27 @@ def test_a_start_up_job_runs_as_the_robot_but_cannot_skip_an_authorizer(harness)
         "Sorry, 'audited/go' requires authorization, which needs a user; "
         "it cannot run from a scheduled or start-up job",
     ]
+
+
+def test_a_thread_subscription_is_not_heard_from_a_user_the_plugin_excludes(harness) -> None:
+    harness.extension(
+        "plugin",
+        "watch",
+        "config: |\n  Commands: [{Command: watch, Regex: watch}]\n"
+        "commands:\n  watch:\n    - {call: [Subscribe], as: s}\n    - [SayThread, 'watching={s[bool]}']\n"
+        "  _subscribed:\n    - [SayThread, 'heard {bot[user]}: {args[1]}']\n",
+        conf="Users: [alice]\n",
+    )
+
+    async def main() -> list[str]:
+        await harness.start()
+        try:
+            heard = await harness.texts("alice", ";watch", threaded=True, thread_id="t1")
+            await harness.send("bob", "let me in", "general", threaded=True, thread_id="t1")
+            heard += await _heard(harness, quiet=1.0)
+            await harness.send("alice", "all good", "general", threaded=True, thread_id="t1")
+            return heard + await _heard(harness, quiet=1.0)
+        finally:
+            await harness.stop()
+
+    assert run(main()) == ["watching=True", "heard alice: all good"]

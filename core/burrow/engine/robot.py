@@ -555,6 +555,10 @@ class Robot:
         task = self.catalog.get(plugin) if plugin else None
         if task is None or task.disabled:
             return False
+        # A thread watched by a plugin the sender could not use is not that plugin's to hear.
+        context = MessageContext(message.user, message.channel, message.hidden)
+        if task.policy is not None and not plugin_available(task.policy, context):
+            return False
         self.start_pipeline(
             TaskRun(task, "_subscribed", [message.text]), message, trigger="subscription"
         )
