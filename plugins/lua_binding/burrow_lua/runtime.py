@@ -9,7 +9,9 @@ robot calls through `_Bridge.call`.
 
 from __future__ import annotations
 
+import math
 import os
+import stat
 
 # The explicit engine module: `import lupa` alone picks the newest bundled Lua (5.5), which
 # rejects valid 5.4 code.
@@ -34,16 +36,18 @@ _LIB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lua")
 _MECHANISM_FAIL = 2  # TaskRetVal; burrow.constants would import enum for one number
 _LOG_WARN, _LOG_ERROR = 4, 5  # LogLevel
 _MAX_MESSAGE = 500  # characters of the Lua error kept in the short `message`
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # a TaskRetVal is a Go int
 
 
 def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
     """Run the extension with `arg[1..n]` = params["args"] and answer its TaskRetVal."""
     args = [str(a) for a in params.get("args") or []]
+    execution = _Execution(params, ctx, robot_api=True)
     try:
-        value = _Execution(params, ctx, robot_api=True).run(args)
+        ret_val = execution.task_ret_val(execution.run(args))
     except _ExtensionError as exc:
         return {"ret_val": _MECHANISM_FAIL, "error": exc.to_map()}
-    return {"ret_val": _task_ret_val(value)}
+    return {"ret_val": ret_val}
 
 
 def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
@@ -88,6 +92,20 @@ class _Execution:
             # Raised when the limit is hit outside Lua's own error handling (building the
             # state, or converting a robot call's result).
             raise self._run_error("not enough memory") from None
+
+    def task_ret_val(self, value: Any) -> int:
+        """The chunk's first return value as a TaskRetVal: a number truncated toward zero (as
+        upstream's Go conversion), which must fit Go's int; anything else is Normal (0)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return 0
+        number = int(value) if isinstance(value, int) or math.isfinite(value) else None
+        if number is None or not _INT64_MIN <= number <= _INT64_MAX:
+            message = (
+                f"return value {value!r} is not a valid TaskRetVal (a number from -2^63 to "
+                "2^63-1 once truncated toward zero)"
+            )
+            raise self._report(message, {"language": "lua", "file": self.path})
+        return number
 
     def _run(self, args: list[str]) -> Any:
         runtime, runner = _new_sandbox(
@@ -191,6 +209,7 @@ def _new_sandbox(
         max_memory=memory_limit or None,
     )
     bridge = _Bridge(runtime, ctx, robot_api)
+    sources = _Sources(readable_dirs)
     with open(os.path.join(_LIB_DIR, "sandbox.lua"), "rb") as handle:
         prelude = runtime.compile(handle.read(), name="@" + handle.name, mode="t")
     runner = prelude(
@@ -201,8 +220,84 @@ def _new_sandbox(
         _LIB_DIR,
         package_path,
         runtime.table_from(readable_dirs),
+        sources.read,
+        sources.find,
     )
     return runtime, runner
+
+
+class _Sources:
+    """The files behind loadfile, dofile and require (docs/lua.md, "Sandbox").
+
+    A file is read only when its real path, every symbolic link resolved, lies inside the real
+    path of a readable folder: a link in a lib path may point anywhere (another folder, the
+    robot's brain), and Lua's own loader would follow it and quote the target in its parse
+    error. The JavaScript binding applies the same rule to `require`.
+    """
+
+    def __init__(self, readable_dirs: list[str]) -> None:
+        self._roots = [os.path.realpath(folder) for folder in readable_dirs]
+
+    def read(self, filename: str) -> tuple[bytes | None, str | None]:
+        """The Lua source of `filename` as Lua's loadfile would see it, or (None, why)."""
+        if "\0" in filename:
+            shown = filename.replace("\0", "\\0")
+            return None, f"cannot read '{shown}': a file name cannot hold a NUL"
+        real = os.path.realpath(filename)
+        if not _inside(real, self._roots):
+            return None, (
+                f"cannot read '{filename}': its real path (symbolic links resolved) is outside "
+                "the extension's own folder and the robot's lib paths"
+            )
+        try:
+            # The resolved path, not the name, and never through a link (a link swapped in
+            # since is refused). Non-blocking, or opening a FIFO would wait for a writer.
+            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            return None, f"cannot open {filename}: {exc.strerror}"
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None, f"cannot read '{filename}': not a regular file"
+            chunks = []
+            while chunk := os.read(fd, 1 << 16):
+                chunks.append(chunk)
+        except OSError as exc:
+            return None, f"cannot read {filename}: {exc.strerror}"
+        finally:
+            os.close(fd)
+        return _skip_first_line_comment(b"".join(chunks)), None
+
+    def find(self, name: str, search: str, sep: str, rep: str) -> tuple[str | None, str | None]:
+        """package.searchpath: the first template of `search` naming a file that exists.
+
+        Lua's own opens each candidate, which blocks on a FIFO; here existence is enough, and
+        `read` decides whether the file can be loaded."""
+        if sep:
+            name = name.replace(sep, rep)
+        tried = []
+        for template in search.split(";"):
+            filename = template.replace("?", name)
+            if os.path.exists(filename):
+                return filename, None
+            tried.append(f"no file '{filename}'")
+        return None, "\n\t".join(tried)
+
+
+def _inside(real: str, roots: list[str]) -> bool:
+    """Whether the real path `real` is one of the real paths `roots` or lies below one."""
+    return bool(real) and any(
+        real == root or real.startswith(root.rstrip("/") + "/") for root in roots
+    )
+
+
+def _skip_first_line_comment(source: bytes) -> bytes:
+    """What luaL_loadfilex compiles: without a UTF-8 byte order mark, and with a first line
+    starting with '#' (a "#!" line) blanked, so line numbers stay true."""
+    source = source.removeprefix(b"\xef\xbb\xbf")
+    if source.startswith(b"#"):
+        end = source.find(b"\n")
+        source = b"\n" + (source[end + 1 :] if end != -1 else b"")
+    return source
 
 
 class _Bridge:
@@ -275,16 +370,6 @@ def _memory_limit(value: Any) -> int:
             ErrorCode.INVALID_PARAMS,
             f"lua_memory_limit must be a number of bytes (0 = none), got {value!r}",
         )
-    return value
-
-
-def _task_ret_val(value: Any) -> int:
-    """A number is the TaskRetVal (truncated, as upstream's Go conversion); anything else is
-    Normal (0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 0
-    if isinstance(value, float):
-        return int(value) if value == value and abs(value) != float("inf") else 0
     return value
 
 

@@ -8,12 +8,16 @@
 --   lib_dir   the folder of this file, holding gopherbot_v1.lua
 --   path      package.path built from the request's lib_paths
 --   readable  the folders whose files the loaders may read (the script's own and lib_paths)
+--   read      read(filename) -> source or nil, why: the file's Lua source, once its real path
+--             (links resolved) is found inside a readable folder (a Python function)
+--   find      find(name, path) -> filename or nil, tried: package.searchpath without opening
+--             the candidates, so a FIFO cannot block it (a Python function)
 --
 -- What an extension can and cannot reach is documented in docs/lua.md ("Sandbox"). The
 -- originals this file takes away are kept only in locals, which no extension can reach
 -- once `debug` is gone.
 
-local call, log, codec, gbot, lib_dir, path, readable = ...
+local call, log, codec, gbot, lib_dir, path, readable, read, find = ...
 
 local raw_load, raw_loadfile = load, loadfile
 local assert, error, getmetatable, require = assert, error, getmetatable, require
@@ -21,7 +25,7 @@ local select, tostring, type, xpcall = select, tostring, type, xpcall
 local concat, utf8_len = table.concat, utf8.len
 local format, sub = string.format, string.sub
 local getinfo, traceback, getregistry = debug.getinfo, debug.traceback, debug.getregistry
-local searchpath, preload_searcher = package.searchpath, package.searchers[1]
+local preload_searcher = package.searchers[1]
 
 -- Lupa's metatable for Python objects: lock it, so that even a Python object that reached
 -- Lua by mistake offers neither its metatable nor its __gc to an extension.
@@ -52,7 +56,9 @@ end
 ---------------------------------------------------------------------------------------------
 -- Loading code: text only, and only from the extension's own folder and the robot's lib
 -- paths. Binary chunks bypass the compiler's checks and can crash the VM; and a loader that
--- reads any path would be a way around the missing `io` (a parse error quotes the file).
+-- reads any path would be a way around the missing `io` (a parse error quotes the file). The
+-- name must lie in a readable folder here, and `read` checks the real path (a link inside a
+-- lib path may point anywhere) before it reads: Lua's own loadfile would follow the link.
 
 local readable_dirs = {}
 for i = 1, #readable do
@@ -63,7 +69,8 @@ local function check_readable(filename)
     if type(filename) ~= "string" then
         return nil, "a file name is required (reading standard input is not allowed)"
     end
-    if sub(filename, 1, 1) == "/" and not ("/" .. filename .. "/"):find("/%.%./") then
+    if sub(filename, 1, 1) == "/" and not ("/" .. filename .. "/"):find("/%.%./")
+        and utf8_len(filename) then
         for i = 1, #readable_dirs do
             local dir = readable_dirs[i]
             if sub(filename, 1, #dir + 1) == dir .. "/" then
@@ -74,8 +81,24 @@ local function check_readable(filename)
     return nil, format(
         "cannot read '%s': extensions may load only files in their own folder or the robot's"
             .. " lib paths, by absolute path",
-        tostring(filename)
+        clean(tostring(filename))
     )
+end
+
+-- The chunk of a readable file, compiled as text; nil and the reason otherwise.
+local function load_file(filename, with_env, env)
+    local allowed, refusal = check_readable(filename)
+    if not allowed then
+        return nil, refusal
+    end
+    local source, err = read(allowed)
+    if not source then
+        return nil, err
+    end
+    if with_env then
+        return raw_load(source, "@" .. allowed, "t", env)
+    end
+    return raw_load(source, "@" .. allowed, "t")
 end
 
 function load(chunk, name, mode, ...)
@@ -87,22 +110,11 @@ function load(chunk, name, mode, ...)
 end
 
 function loadfile(filename, mode, ...)
-    local allowed, refusal = check_readable(filename)
-    if not allowed then
-        return nil, refusal
-    end
-    if select("#", ...) > 0 then
-        return raw_loadfile(allowed, "t", (...))
-    end
-    return raw_loadfile(allowed, "t")
+    return load_file(filename, select("#", ...) > 0, (...))
 end
 
 function dofile(filename)
-    local allowed, refusal = check_readable(filename)
-    if not allowed then
-        error(refusal, 2)
-    end
-    local chunk, err = raw_loadfile(allowed, "t")
+    local chunk, err = load_file(filename)
     if not chunk then
         error(err, 2)
     end
@@ -119,23 +131,40 @@ string.dump = nil
 -- Modules: the request's lib_paths, text files only, no C modules.
 
 local function lua_searcher(name)
-    if package.path == "" then
+    local search = package.path
+    if search == "" then
         return "no lib_paths in this execution (package.path is empty)"
     end
-    local filename, err = searchpath(name, package.path)
+    if type(search) ~= "string" or not utf8_len(search) then
+        return "package.path must be a UTF-8 string"
+    end
+    if type(name) ~= "string" or not utf8_len(name) then
+        return "the module name must be a UTF-8 string"
+    end
+    local filename, tried = find(name, search, ".", "/")
     if not filename then
-        return err
+        return tried
     end
-    local allowed, refusal = check_readable(filename)
-    if not allowed then
-        return "\n\t" .. refusal -- package.path was pointed outside the lib paths
-    end
-    local chunk, load_err = raw_loadfile(allowed, "t")
+    local chunk, err = load_file(filename)
     if not chunk then
-        local message = "error loading module '%s' from file '%s':\n\t%s"
-        error(format(message, name, filename, load_err), 3)
+        if sub(err, 1, 12) == "cannot read " then
+            error(format("module '%s': %s", name, err), 3) -- a refusal, on the first line
+        end
+        error(format("error loading module '%s' from file '%s':\n\t%s", name, filename, err), 3)
     end
     return chunk, filename
+end
+
+-- Lua's own searchpath opens each candidate to see if it is there, which blocks on a FIFO.
+function package.searchpath(name, search, sep, rep)
+    local args = { name, search, sep or ".", rep or "/" }
+    for i = 1, 4 do
+        local value = args[i]
+        if type(value) ~= "string" or not utf8_len(value) then
+            error(format("bad argument #%d to 'searchpath' (a UTF-8 string expected)", i), 2)
+        end
+    end
+    return find(name, search, sep or ".", rep or "/")
 end
 
 package.path = path
