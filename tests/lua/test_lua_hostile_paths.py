@@ -98,9 +98,7 @@ def test_a_link_to_the_robots_brain_is_refused(run_lua, tmp_path, layout) -> Non
     _assert_refused_without_leak(run, 3)
 
 
-def test_a_require_that_fails_on_a_refused_link_raises_without_the_content(
-    run_lua, layout
-) -> None:
+def test_a_require_that_fails_on_a_refused_link_raises_without_the_content(run_lua, layout) -> None:
     run = run_lua('require "brain"', lib_paths=[layout["lib"]])
     assert run.result.error is not None
     assert "cannot read" in run.result.error.message
@@ -126,8 +124,12 @@ def test_links_whose_target_is_inside_are_followed(run_lua, tmp_path) -> None:
         lib_paths=[lib],
     )
     assert run.result.error is None, run.result.error
-    assert run.report == ["from the shared lib", "from the shared lib", "line 2",
-                          "from the shared lib"]
+    assert run.report == [
+        "from the shared lib",
+        "from the shared lib",
+        "line 2",
+        "from the shared lib",
+    ]
 
 
 def test_errors_in_a_linked_module_name_the_path_the_extension_used(run_lua, tmp_path) -> None:
