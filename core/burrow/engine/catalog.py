@@ -209,22 +209,11 @@ async def build_catalog(
             default = await fetch_config(task) if task.kind is not TaskKind.TASK else None
         if task.disabled:
             return  # the extension could not give its default configuration
-        if task.kind is TaskKind.PLUGIN:
-            result = finalize_plugin(loaded, task.name, default)
-            if isinstance(result, list):
-                task.disabled = "; ".join(str(p) for p in result)
-            else:
-                task.plugin = result
-                task.disabled = "Disabled: true in its configuration" if result.disabled else ""
-                task.routes = routes_of(task.name, result)
-                task.policy = policy_of(task.name, result)
-        elif task.kind is TaskKind.JOB:
-            job = finalize_job(loaded, task.name, default)
-            if isinstance(job, list):
-                task.disabled = "; ".join(str(p) for p in job)
-            else:
-                task.job = job
-                task.disabled = "Disabled: true in its configuration" if job.disabled else ""
+        try:
+            _finalize_task(loaded, task, default)
+        except Exception as exc:  # a loader bug must disable one task, not stop the robot
+            log.exception("configuring %s %r failed", task.kind, task.name)
+            task.disabled = f"its configuration could not be loaded: {type(exc).__name__}: {exc}"
 
     pending = [t for t in catalog.tasks.values() if not t.disabled and t.builtin is None]
     await asyncio.gather(*(finalize(t) for t in pending))
@@ -232,6 +221,26 @@ async def build_catalog(
         if task.disabled:
             log.warning("%s %r is disabled: %s", task.kind, task.name, task.disabled)
     return catalog
+
+
+def _finalize_task(loaded: LoadedRobot, task: TaskDef, default: str | None) -> None:
+    """Merge, validate and route one plugin or job, or disable it with its problems."""
+    if task.kind is TaskKind.PLUGIN:
+        result = finalize_plugin(loaded, task.name, default)
+        if isinstance(result, list):
+            task.disabled = "; ".join(str(p) for p in result)
+        else:
+            task.plugin = result
+            task.disabled = "Disabled: true in its configuration" if result.disabled else ""
+            task.routes = routes_of(task.name, result)
+            task.policy = policy_of(task.name, result)
+    elif task.kind is TaskKind.JOB:
+        job = finalize_job(loaded, task.name, default)
+        if isinstance(job, list):
+            task.disabled = "; ".join(str(p) for p in job)
+        else:
+            task.job = job
+            task.disabled = "Disabled: true in its configuration" if job.disabled else ""
 
 
 async def fetch_default_config(

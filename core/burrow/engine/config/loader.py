@@ -4,12 +4,17 @@
 job file as raw documents. ``finalize_plugin`` and ``finalize_job`` later merge each raw
 document over the extension's default configuration and validate it; a broken plugin or job is
 disabled with its problems, never raised, so one bad file never keeps the robot from starting.
+
+Every document, whether a file or an extension's ``_configure`` answer, is held to the limits
+below before it becomes Python values, so hostile YAML (control characters, deep nesting,
+alias bombs) is a located problem, never a crash, a stall or a memory blow-up.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +39,10 @@ from burrow.engine.config.schema import (
 )
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_EXPANDED_CHARS",
+    "MAX_EXPANDED_NODES",
     "ConfigError",
     "ConfigProblem",
     "LoadedRobot",
@@ -49,6 +58,15 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # Keys that belong to the declaration in robot.yaml, where only the operator can set them.
 _ROBOT_ONLY_KEYS = ("Privileged", "NameSpace", "ParameterSets")
+
+# Limits on every configuration document (docs/configuration.md, "Limits"). The expanded ones
+# count a document as it would be written out with every alias (*name) replaced by what it
+# repeats, which is what merging, validation and GetTaskConfig walk; they keep any document
+# well inside the 16 MiB RPC message limit.
+MAX_DOCUMENT_BYTES = 1024 * 1024  # the document's text, in UTF-8
+MAX_DEPTH = 100  # lists and mappings nested in one another
+MAX_EXPANDED_NODES = 100_000  # keys, values and list items, aliases expanded
+MAX_EXPANDED_CHARS = 2 * 1024 * 1024  # characters of all keys and values, aliases expanded
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +152,10 @@ def load_robot(robot_dir: Path, environ: Mapping[str, str]) -> LoadedRobot:
 
 def parse_config(text: str, file: str, environ: Mapping[str, str] | None) -> RawConfig:
     """Parse one YAML mapping, substituting ``${VAR}`` references unless ``environ`` is None."""
-    loader = yaml.SafeLoader(text)
+    problem = _text_problem(text, file)
+    if problem is not None:
+        return RawConfig(file, problems=(problem,))
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -156,12 +177,17 @@ def parse_config(text: str, file: str, environ: Mapping[str, str] | None) -> Raw
         if walk.problems:
             return RawConfig(file, problems=tuple(walk.problems))
         data = loader.construct_document(node)
+    except _DocumentError as error:
+        return RawConfig(file, problems=(_document_problem(file, error),))
     except yaml.MarkedYAMLError as error:
         return RawConfig(file, problems=(_syntax_problem(file, error),))
     except yaml.YAMLError as error:
         return RawConfig(
             file, problems=(ConfigProblem(file=file, message=f"unreadable YAML: {error}"),)
         )
+    except RecursionError:
+        # The depth limit makes this unreachable from a shallow stack; never crash regardless.
+        return RawConfig(file, problems=(_too_deep(file, None),))
     finally:
         loader.dispose()
     return RawConfig(file, data, walk.lines)
@@ -169,8 +195,22 @@ def parse_config(text: str, file: str, environ: Mapping[str, str] | None) -> Raw
 
 def _read(robot_dir: Path, file: str, environ: Mapping[str, str]) -> RawConfig:
     """Read and parse one file of the robot directory; a missing file is an empty mapping."""
+    path = robot_dir / file
     try:
-        text = (robot_dir / file).read_text(encoding="utf-8")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            problem = ConfigProblem(
+                file=file,
+                message="not a regular file",
+                hint="replace it with a YAML file, or remove it",
+            )
+            return RawConfig(file, problems=(problem,))
+        if info.st_size > MAX_DOCUMENT_BYTES:
+            return RawConfig(file, problems=(_too_big(file, info.st_size),))
+        with path.open("rb") as handle:
+            # Never more than the limit, even if the file grew since stat().
+            content = handle.read(MAX_DOCUMENT_BYTES + 1)
+        text = content.decode("utf-8")
     except FileNotFoundError:
         return RawConfig(file)
     except (OSError, UnicodeDecodeError) as error:
@@ -219,6 +259,175 @@ def _syntax_problem(file: str, error: yaml.MarkedYAMLError) -> ConfigProblem:
         message=f"YAML syntax error: {message}",
         hint="check the indentation and quoting on this line and the one before",
     )
+
+
+# --- limits: checked before a document becomes Python values ------------------------------
+
+# What PyYAML's reader refuses (YAML 1.1's printable set): C0 controls but tab, LF and CR; DEL;
+# C1 controls but NEL; surrogates; U+FFFE and U+FFFF.
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_C0_NAMES = (
+    "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI "
+    "DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US"
+).split()
+_LIMIT_HINT = "see 'Limits' in docs/configuration.md"
+# Where in a document: PyYAML's own Mark, or libyaml's, as its stubs allow for either.
+_Where = Any
+
+
+class _DocumentError(yaml.MarkedYAMLError):
+    """A document over a limit or with an unreadable value, at the node where it was found."""
+
+    def __init__(self, mark: _Where, message: str, hint: str) -> None:
+        super().__init__(problem=message, problem_mark=mark)
+        self.hint = hint
+
+
+def _document_problem(file: str, error: _DocumentError) -> ConfigProblem:
+    """Turn a limit or value error into a problem at its line and column."""
+    mark = error.problem_mark
+    return ConfigProblem(
+        file=file,
+        line=mark.line + 1 if mark else None,
+        column=mark.column + 1 if mark else None,
+        message=error.problem or "invalid document",
+        hint=error.hint,
+    )
+
+
+def _too_big(file: str, size: int) -> ConfigProblem:
+    return ConfigProblem(
+        file=file,
+        message=f"the document is {size:,} bytes, more than the limit of"
+        f" {MAX_DOCUMENT_BYTES // 1024 // 1024} MiB",
+        hint=f"keep configuration small: large data belongs in a file the extension reads"
+        f" ({_LIMIT_HINT})",
+    )
+
+
+def _too_deep(file: str, mark: _Where) -> ConfigProblem:
+    return _document_problem(file, _depth_error(mark))
+
+
+def _depth_error(mark: _Where) -> _DocumentError:
+    return _DocumentError(
+        mark,
+        f"lists and mappings are nested more than {MAX_DEPTH} levels deep"
+        " (counting what aliases repeat)",
+        f"flatten the structure ({_LIMIT_HINT})",
+    )
+
+
+def _text_problem(text: str, file: str) -> ConfigProblem | None:
+    """Check a document's size and characters before the YAML parser sees it."""
+    if len(text) > MAX_DOCUMENT_BYTES // 4:  # could be over the limit in UTF-8
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_DOCUMENT_BYTES:
+            return _too_big(file, size)
+    found = _NON_PRINTABLE.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    name = _C0_NAMES[code] if code < 32 else "DEL" if code == 0x7F else ""
+    shown = f"U+{code:04X}" + (f" ({name})" if name else "")
+    line_start = text.rfind("\n", 0, found.start()) + 1
+    return ConfigProblem(
+        file=file,
+        line=text.count("\n", 0, found.start()) + 1,
+        column=found.start() - line_start + 1,
+        message=f"control character {shown} is not allowed in YAML",
+        hint="remove it; a value that needs one can spell it as an escape in a double-quoted"
+        ' string, such as "\\e" or "\\x07"',
+    )
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a document over the limits while it is composed.
+
+    Composing keeps one node per anchor however often it is aliased, so counting here costs
+    nothing extra and stops an alias bomb long before anything is expanded. The composer
+    recurses once per level, so the depth limit also keeps it far from Python's stack limit.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0  # lists and mappings around the node being composed
+        self._deepest = 0  # deepest level reached inside the node being composed
+        self._nodes = 0  # nodes of the document so far, aliases expanded
+        self._chars = 0  # characters of its scalars so far, aliases expanded
+        # Each complete anchored node: its nodes, characters and levels, aliases expanded.
+        self._anchored: dict[int, tuple[int, int, int]] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        """Compose one node, counting what it adds to the expanded document."""
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            size = self._anchored.get(id(node))
+            if size is None:
+                raise _DocumentError(
+                    event.start_mark,
+                    f"the alias *{event.anchor} is inside the node it refers to",
+                    "an alias may only repeat a node that ends before it",
+                )
+            self._count(size[0], size[1], event.start_mark)
+            self._reach(self._depth + size[2], event.start_mark)
+            return node
+        nodes, chars, outer_deepest = self._nodes, self._chars, self._deepest
+        collection = isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
+        length = len(event.value) if isinstance(event, yaml.ScalarEvent) else 0
+        self._count(1, length, event.start_mark)
+        if collection:
+            self._reach(self._depth + 1, event.start_mark)
+            self._depth += 1
+        self._deepest = self._depth
+        node = super().compose_node(parent, index)
+        if collection:
+            self._depth -= 1
+        height = self._deepest - self._depth
+        self._deepest = max(outer_deepest, self._deepest)
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None and node is not None:
+            self._anchored[id(node)] = (self._nodes - nodes, self._chars - chars, height)
+        return node
+
+    def _count(self, nodes: int, chars: int, mark: _Where) -> None:
+        self._nodes += nodes
+        self._chars += chars
+        if self._nodes > MAX_EXPANDED_NODES:
+            raise _DocumentError(
+                mark,
+                f"the document holds more than {MAX_EXPANDED_NODES:,} values"
+                " (keys, values and list items, counting what aliases repeat)",
+                f"repeat fewer aliases (*name) or split the data ({_LIMIT_HINT})",
+            )
+        if self._chars > MAX_EXPANDED_CHARS:
+            raise _DocumentError(
+                mark,
+                f"the document holds more than {MAX_EXPANDED_CHARS:,} characters of text"
+                " (counting what aliases repeat)",
+                f"repeat fewer aliases (*name) or shorten the values ({_LIMIT_HINT})",
+            )
+
+    def _reach(self, level: int, mark: _Where) -> None:
+        self._deepest = max(self._deepest, level)
+        if level > MAX_DEPTH:
+            raise _depth_error(mark)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Construct one value; a value Python cannot hold is a problem at its line."""
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, AttributeError, OverflowError) as error:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise _DocumentError(
+                node.start_mark,
+                f"cannot read the {kind} value: {str(error)[:100]}",
+                "quote the value to keep it as text",
+            ) from None
 
 
 # --- walking the YAML nodes: line numbers, duplicate keys, ${VAR} substitution ------------
