@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,8 +58,43 @@ def _cmd_bindings(args: argparse.Namespace) -> int:
     return 0
 
 
+# What the robot keeps in its state folder, and whether each is a folder.
+_STATE_ENTRIES = {"logs": True, "robot.log": False, "terminal_history": False}
+_FIX_ACCESS = (
+    "let the robot's user write there (or fix the file system), or give --state another folder"
+)
+
+
+def _state_problem(state_dir: Path) -> str | None:
+    """Why the robot cannot keep its state in `state_dir` (created if missing), or None."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return "it exists and is not a folder — give --state a folder (created if missing)"
+    except NotADirectoryError:
+        blocker = next((p for p in state_dir.parents if p.exists() and not p.is_dir()), None)
+        where = f"{blocker} is a file" if blocker else "a part of the path is a file"
+        return f"{where}, so no folder can be made under it — give --state another folder"
+    except OSError as error:
+        return f"it cannot be created: {error.strerror} — {_FIX_ACCESS}"
+    try:
+        for name, folder in _STATE_ENTRIES.items():
+            entry = state_dir / name
+            if entry.exists() and entry.is_dir() != folder:
+                wrong, right = ("file", "folder") if folder else ("folder", "file")
+                what = f"{entry} is a {wrong}, but the robot keeps its {name} {right} there"
+                return f"{what} — move it away"
+        # Write as the robot will: a file of its own, and robot.log.
+        with tempfile.TemporaryFile(dir=state_dir):
+            pass
+        with (state_dir / "robot.log").open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        return f"it cannot be written: {error.strerror} — {_FIX_ACCESS}"
+    return None
+
+
 def _setup_logging(state_dir: Path, verbose: bool) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [
         logging.FileHandler(state_dir / "robot.log", encoding="utf-8")
     ]
@@ -112,6 +148,10 @@ async def _run_robot(robot_dir: Path, state_dir: Path | None) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     robot_dir = Path(args.robot_dir)
     state_dir = Path(args.state) if args.state else robot_dir / "state"
+    problem = _state_problem(state_dir)
+    if problem is not None:
+        print(f"burrow: the state folder {state_dir} cannot be used: {problem}", file=sys.stderr)
+        return 2
     _setup_logging(state_dir, args.verbose)
     return asyncio.run(_run_robot(robot_dir, state_dir))
 
