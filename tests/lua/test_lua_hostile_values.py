@@ -74,3 +74,13 @@ def test_huge_numbers_as_robot_call_arguments_are_errors_or_travel_as_floats(run
         ("UpdateDatum", ["k", "t", {"big": 1e300, "huge": 2.0**64}]),
         ("Pause", [1e300]),
     ]
+
+
+def test_a_surrogate_code_point_is_not_utf8_and_is_refused_at_the_call_site(run_lua) -> None:
+    run = run_lua(
+        'report(pcall(bot.Say, bot, "lone \\u{D800}")); bot:Say("a pair is fine \\u{1F600}")',
+        prelude=True,
+    )
+    assert run.result.error is None, run.result.error
+    assert run.report == [False, "Say: argument #1 is not valid UTF-8"]
+    assert [(c.method, c.args) for c in run.calls] == [("Say", ["a pair is fine \U0001f600"])]

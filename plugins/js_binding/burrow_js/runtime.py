@@ -13,6 +13,7 @@ import json
 import math
 import os
 import resource
+import stat
 import sys
 import time
 
@@ -38,6 +39,7 @@ JIT_DATA_NEEDED = 640 * MiB
 JITLESS_DATA_NEEDED = 64 * MiB
 MIN_HEAP_LIMIT = 8 * MiB
 MAX_ARGS = 16384  # as Gopherbot: more arguments than this are refused
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # msgpack's and Go's integers
 
 _LANGUAGE = "javascript"
 _BUILTIN_PREFIX = "burrow:"
@@ -206,10 +208,16 @@ class _Extension:
             return 0  # Normal
         if value is False:
             return 1  # Fail
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and math.isfinite(value):
-            return int(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # Truncated toward zero; it must fit Go's int, as upstream's conversion needs.
+            number = int(value) if isinstance(value, int) or math.isfinite(value) else None
+            if number is not None and INT64_MIN <= number <= INT64_MAX:
+                return number
+            raise _error(
+                f"{self._path}: return value {_number(value)} is not a valid TaskRetVal (a "
+                "number from -2^63 to 2^63-1 once truncated toward zero)",
+                file=self._path,
+            )
         raise _error(
             f"{self._path}: the script completed with {_describe(value)}; a TaskRetVal "
             "(a number), true, false, null or undefined was expected",
@@ -257,7 +265,10 @@ class _Extension:
     # --- the bridge: served on the V8 thread while JavaScript waits ---------------------------
 
     def _serve(self, request: str) -> str:
-        message = json.loads(request)
+        message = json.loads(request, parse_int=_wire_int)
+        if "\\ud" in request or "\\uD" in request:
+            # JSON.stringify escapes a lone surrogate ("\\ud800"); the wire carries UTF-8 only.
+            message = _well_formed(message)
         op = message.get("op")
         if op == "call":
             answer = self._robot_call(message)
@@ -268,7 +279,10 @@ class _Extension:
             answer = self._require(str(message.get("name", "")), str(message.get("base", "")))
         else:
             raise ValueError(f"unknown bridge operation {op!r}")
-        return json.dumps(answer, default=_jsonable)
+        try:
+            return json.dumps(answer, default=_jsonable, allow_nan=False)
+        except ValueError:  # JSON.parse knows no NaN or Infinity: null, as JSON.stringify does
+            return json.dumps(_finite(answer), default=_jsonable)
 
     def _robot_call(self, message: dict[str, Any]) -> dict[str, Any]:
         method = str(message.get("method", ""))
@@ -294,7 +308,9 @@ class _Extension:
             else [os.path.join(os.path.abspath(str(lib)), name) for lib in lib_paths]
         )
         # Only the extension's own folder and the lib paths may be read: with no `fs`, a
-        # require of any path would be the one way to read the robot's files.
+        # require of any path would be the one way to read the robot's files. The rule is the
+        # Lua binding's: the real path (every link resolved) must lie inside the real path of
+        # one of those folders, so a link in a lib path cannot lead anywhere else.
         allowed = [os.path.realpath(os.path.dirname(os.path.abspath(self._path)))]
         allowed += [os.path.realpath(os.path.abspath(str(lib))) for lib in lib_paths]
         for root in roots:
@@ -302,16 +318,14 @@ class _Extension:
                 if candidate.endswith((".js", ".json")) and os.path.isfile(candidate):
                     path = os.path.normpath(os.path.abspath(candidate))
                     real = os.path.realpath(path)
-                    if not any(
-                        os.path.commonpath([real, root_dir]) == root_dir for root_dir in allowed
-                    ):
+                    if not _inside(real, allowed):
                         return {
-                            "error": f"cannot read module '{name}': extensions may require only "
-                            "files in their own folder or the robot's lib paths"
+                            "error": f"cannot read module '{name}': its real path (symbolic "
+                            "links resolved) is outside the extension's own folder and the "
+                            "robot's lib paths"
                         }
                     try:
-                        with open(path, encoding="utf-8") as handle:
-                            return {"path": path, "source": handle.read()}
+                        return {"path": path, "source": _read_regular_file(real)}
                     except (OSError, UnicodeDecodeError) as exc:
                         return {"error": f"cannot read module {path}: {exc}"}
         where = "relative to " + base if relative else f"in lib_paths {list(lib_paths)}"
@@ -329,6 +343,24 @@ def _limit_data() -> int:
     limit = DEFAULT_DATA_LIMIT if hard == resource.RLIM_INFINITY else min(DEFAULT_DATA_LIMIT, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
     return limit
+
+
+def _inside(real: str, roots: list[str]) -> bool:
+    """Whether the real path `real` is one of the real paths `roots` or lies below one."""
+    return bool(real) and any(
+        real == root or real.startswith(root.rstrip("/") + "/") for root in roots
+    )
+
+
+def _read_regular_file(real: str) -> str:
+    """The UTF-8 text of the file at the resolved path `real`: opened never through a link (one
+    swapped in since the check is refused) and without blocking, and only if it is a regular
+    file (a FIFO or a device would block or never end)."""
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{real} is not a regular file")
+        return handle.read().decode("utf-8")
 
 
 def _read_js(name: str) -> str:
@@ -377,6 +409,47 @@ def _stack_frames(stack: str) -> list[tuple[str, int, int]]:
         if line.isdigit() and column.isdigit():
             frames.append((file, int(line), int(column)))
     return frames
+
+
+def _number(value: float) -> str:
+    """A number as JavaScript shows it (1e+300, Infinity, NaN)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _wire_int(text: str) -> int | float:
+    """A JSON integer from JavaScript: an integer when msgpack can carry it as one, else the
+    double it was in JavaScript (2**64 is 18446744073709552000 in JSON)."""
+    value = int(text)
+    return value if INT64_MIN <= value <= INT64_MAX else float(value)
+
+
+def _well_formed(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings replaced by U+FFFD, as a JavaScript
+    string is encoded to UTF-8 (TextEncoder's rule)."""
+    if isinstance(value, str):
+        if not any("\ud800" <= char <= "\udfff" for char in value):
+            return value
+        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in value)
+    if isinstance(value, list):
+        return [_well_formed(item) for item in value]
+    if isinstance(value, dict):
+        return {_well_formed(key): _well_formed(item) for key, item in value.items()}
+    return value
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN and infinity replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
 
 
 def _jsonable(value: Any) -> Any:

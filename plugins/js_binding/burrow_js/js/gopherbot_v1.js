@@ -142,6 +142,14 @@ const need = (method, name, value, type) => {
   }
   return value;
 };
+// A number the robot reads as an integer (Go's int): 2 ** 64 or 1.5 would fail on its way.
+const integer = (method, name, value) => {
+  need(method, name, value, "number");
+  if (!Number.isInteger(value) || value < -(2 ** 63) || value >= 2 ** 63) {
+    throw new TypeError(`${method}: ${name} must be an integer from -2^63 to 2^63-1, got ${value}`);
+  }
+  return value;
+};
 const maybe = (method, name, value, type, fallback) =>
   value === undefined ? fallback : need(method, name, value, type);
 const strings = (method, names, args) =>
@@ -192,7 +200,7 @@ class Robot {
     let options = this.#options;
     const last = values.length - 1;
     if (extras.length === 1 && typeof extras[0] === "number" && !hasVerb(values[last])) {
-      options = Object.assign({}, options, { format: extras[0] });
+      options = Object.assign({}, options, { format: integer(method, "format", extras[0]) });
     } else if (extras.length) {
       values[last] = sprintf(values[last], extras);
     }
@@ -233,7 +241,7 @@ class Robot {
     return robot;
   }
   Fixed() { return this.#with({ format: fmt.Fixed }); }
-  MessageFormat(format) { return this.#with({ format: need("MessageFormat", "format", format, "number") }); }
+  MessageFormat(format) { return this.#with({ format: integer("MessageFormat", "format", format) }); }
 
   // Messaging
   Say(...args) { return this.#send("Say", ["message"], args); }
@@ -412,7 +420,7 @@ class Robot {
 
   // Utilities
   RandomInt(n) {
-    const result = this.#call("RandomInt", [need("RandomInt", "n", n, "number")]);
+    const result = this.#call("RandomInt", [integer("RandomInt", "n", n)]);
     return result && typeof result.int === "number" ? result.int : 0;
   }
   RandomString(choices) {
@@ -424,7 +432,7 @@ class Robot {
   }
   Pause(seconds) { this.#call("Pause", [need("Pause", "seconds", seconds, "number")]); }
   Log(level, message, ...args) {
-    need("Log", "level", level, "number");
+    integer("Log", "level", level);
     need("Log", "message", message, "string");
     this.#call("Log", [level, args.length ? sprintf(message, args) : message]);
   }
