@@ -81,7 +81,7 @@ HOSTILE = {
     ),
     "recursive-alias": ("Config: &a [x, *a]\n", "the alias *a is inside the node it refers to"),
     "oversized": ("Help: " + "x" * MAX_DOCUMENT_BYTES + "\n", "more than the limit of 1 MiB"),
-    "bad-date": ("Config: {Since: 2001-02-30}\n", "day is out of range"),
+    "bad-date": ("Config: {Since: !!timestamp 2001-02-30}\n", "day is out of range"),
     "bad-timestamp": ("Config: {At: !!timestamp noon}\n", "cannot read the timestamp value"),
     "bad-float": ("Config: {F: !!float x}\n", "cannot read the float value"),
     "huge-int": ("Config: {N: " + "1" * 5000 + "}\n", "cannot read the int value"),

@@ -528,6 +528,15 @@ _Task = TypeVar("_Task", PluginConfig, JobConfig)
 _Locate = Callable[[KeyPath], tuple[RawConfig, KeyPath]]
 
 
+# An unquoted date (`Since: 2020-01-01`) stays a string, as in Gopherbot's YAML (yaml.v3 keeps
+# a timestamp a string in a free-form value): a `Config` value travels to extensions over
+# msgpack, which has no date type, and no configuration key of the robot's is a date.
+_BoundedLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def finalize_plugin(
     loaded: LoadedRobot, name: str, default_yaml: str | None = None
 ) -> PluginConfig | list[ConfigProblem]:
