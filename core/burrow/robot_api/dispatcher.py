@@ -324,7 +324,10 @@ async def _set_working_directory(api: TaskApi, options: dict[str, Any], path: st
     # Relative to the pipeline's base directory, and never outside it: the child's directory
     # changes, the robot's never does.
     base = api.pipeline.base_workdir.resolve()
-    target = (base / path).resolve() if path not in ("", ".") else base
+    try:
+        target = (base / path).resolve() if path not in ("", ".") else base
+    except (ValueError, RuntimeError, OSError):  # a NUL in the name, a symbolic link loop
+        return {"bool": False}
     if not (target == base or base in target.parents) or not target.is_dir():
         return {"bool": False}
     api.pipeline.workdir = target
