@@ -10,13 +10,12 @@ Format (docs/transcripts.md):
 
 `channel: ""` is a DM; a reply's `user: ""` is a message to the channel as a whole; omitted
 reply fields take their empty values and are still checked; `text_pattern` is an unanchored
-regular expression.
+RE2 regular expression, the syntax of the robot's own patterns (burrow.engine.patterns).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from burrow.connectors.testing import SentMessage, TestConnector
 from burrow.engine.config.durations import parse_duration
+from burrow.engine.patterns import PatternError, compile_pattern
 from burrow.engine.robot import Robot
 
 
@@ -60,7 +60,12 @@ class Expected(_Strict):
     @field_validator("text_pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        re.compile(value)
+        # RE2 like every pattern of the robot: one syntax for a robot's author, and a reply
+        # cannot stall the robot under test while it is being checked.
+        try:
+            compile_pattern(value)
+        except PatternError as error:
+            raise ValueError(f"{error} — {error.hint}") from None
         return value
 
 
@@ -137,7 +142,7 @@ def compare(case: Case, got: Sequence[SentMessage]) -> list[str]:
             sent.user != expected.user
             or sent.channel != expected.channel
             or sent.threaded != expected.threaded
-            or re.search(expected.text_pattern, sent.text) is None
+            or compile_pattern(expected.text_pattern).search(sent.text) is None
         ):
             problems.append(
                 f"reply {i}: expected {_describe_expected(expected)}\n"

@@ -131,27 +131,28 @@ def test_a_bad_regex_is_reported_with_its_position_key_and_line(tmp_path: Path) 
     problem = only_problem(plugin(tmp_path, file))
 
     assert str(problem) == (
-        "conf/plugins/weather.yaml:7: Commands[2].Regex: unbalanced parenthesis at position 3"
-        " — fix the regular expression (Burrow uses Python's re syntax)"
+        "conf/plugins/weather.yaml:7: Commands[2].Regex: RE2 cannot compile 'abc)':"
+        " unexpected ): abc) — fix the regular expression (Burrow uses RE2 syntax, as"
+        " Gopherbot's Go regexp does: https://github.com/google/re2/wiki/Syntax)"
     )
 
 
 @pytest.mark.parametrize(
-    ("regex", "position"),
+    ("regex", "reason"),
     [
-        pytest.param("(unclosed", "at position 0", id="unterminated-group"),
-        pytest.param("[a-", "at position 0", id="unterminated-set"),
-        pytest.param("end\\z", "at position 3", id="go-only-escape"),
-        pytest.param("x(?i)y", "at position 1", id="go-style-flags-mid-pattern"),
+        pytest.param("(unclosed", "missing )", id="unterminated-group"),
+        pytest.param("[a-", "missing ]", id="unterminated-set"),
+        pytest.param("a(?=b)", "invalid perl operator: (?=", id="python-only-lookahead"),
+        pytest.param("(a)\\1", "invalid escape sequence: \\1", id="python-only-backreference"),
     ],
 )
-def test_regexes_must_compile_with_python_re(tmp_path: Path, regex: str, position: str) -> None:
+def test_regexes_must_compile_with_re2(tmp_path: Path, regex: str, reason: str) -> None:
     file = f"MessageMatchers:\n- Command: weather\n  Regex: '{regex}'\n"
 
     problem = only_problem(plugin(tmp_path, file))
 
     assert (problem.key, problem.line) == ("MessageMatchers[0].Regex", 3)
-    assert position in problem.message
+    assert f"RE2 cannot compile '{regex}': {reason}" in problem.message
 
 
 def test_a_bad_appended_command_points_at_the_append_key(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""Match command text against plugins' `Commands` and `MessageMatchers` (reference §4.3, §5.7).
+"""Match command text against plugins' `Commands` and `MessageMatchers`.
 
 Callers pass only the plugins available to the message (see `policy.plugin_available`); these
-functions look at text and regexes, nothing else. `SimpleMatcher` is not supported here: the
+functions look at text and regexes, nothing else. Regexes are RE2, as Gopherbot's are Go
+`regexp` (see `burrow.engine.patterns` and docs/configuration.md), so matching takes time
+linear in the text whatever the pattern. `SimpleMatcher` is not supported here: the
 configuration layer must turn it into a `Regex` (or reject it) before building a matcher.
 """
 
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from burrow.engine.addressing import AddressMode
+from burrow.engine.patterns import Pattern, PatternError, compile_pattern
 
 __all__ = [
     "MULTIPLE_MATCHES_MESSAGE",
@@ -28,23 +31,26 @@ __all__ = [
 
 MULTIPLE_MATCHES_MESSAGE = "Yikes! Your command matched multiple plugins, so I'm not doing ANYTHING"
 
+# Fixed and linear (no nested repetition), so Python's re is safe for it.
 _WHITESPACE = re.compile(r"\s+")
-# A Go-style global flag group at the very start, e.g. "(?i)" or "(?i-s)". Python only accepts
-# global flags at the start of the whole pattern, which the command wrapper no longer is.
-_LEADING_FLAGS = re.compile(r"\(\?(?P<flags>[a-zA-Z]+(?:-[a-zA-Z]+)?)\)")
 
 
-def compile_command(regex: str) -> re.Pattern[str]:
+def compile_command(regex: str) -> Pattern:
     """Compile a command (or reply/argument) regex anchored as `^(?s:\\s*<regex>\\s*)$`.
 
-    Use `fullmatch` on the result: Python's `$` also matches before a final newline, Go's does
-    not. A leading global flag group (`(?i)ping`, valid in Go) is scoped to the regex
-    (`(?i:ping)`), which is what Go means by it. Raises `re.error` for an invalid regex.
+    Use `fullmatch` on the result. A flag group such as `(?i)` anywhere in the regex applies to
+    the rest of it, as in Go. Raises `PatternError` (an `re.error`) naming `regex` when RE2
+    cannot compile it, on its own or wrapped.
     """
-    leading = _LEADING_FLAGS.match(regex)
-    if leading is not None:
-        regex = f"(?{leading.group('flags')}:{regex[leading.end() :]})"
-    return re.compile(rf"^(?s:\s*{regex}\s*)$")
+    compile_pattern(regex)  # on its own first: a trailing `\\` would escape the wrapper
+    try:
+        return compile_pattern(rf"^(?s:\s*{regex}\s*)$")
+    except PatternError as error:
+        # Typically an unterminated \Q, which turns the wrapper's end into literal text.
+        hint = r"end \Q... with \E" if r"\Q" in regex else error.hint
+        raise PatternError(
+            regex, f"{error.reason} when wrapped to match a whole command", hint
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -54,7 +60,7 @@ class CommandMatcher:
     command: str
     regex: str
     contexts: tuple[str, ...] = ()
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    pattern: Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Compiled once at construction, so a bad regex fails at configuration load.
@@ -68,10 +74,10 @@ class MessageMatcher:
     command: str
     regex: str
     contexts: tuple[str, ...] = ()
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    pattern: Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pattern", re.compile(self.regex))
+        object.__setattr__(self, "pattern", compile_pattern(self.regex))
 
 
 @dataclass(frozen=True)

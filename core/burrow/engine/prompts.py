@@ -9,16 +9,17 @@ Waiters end with Interrupted when their pipeline is killed or the robot stops.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from burrow.constants import RetVal
 from burrow.engine.matching import compile_command
+from burrow.engine.patterns import Pattern
 
 PromptKey = tuple[str, str, str, str]  # protocol, user (lower-cased), channel, thread
 
 # Gopherbot's stock reply matchers; their labels start with a capital, plugins' never do.
+# Like every reply matcher they are RE2 (compile_command), so `\w` and `\d` are ASCII, as in Go.
 STOCK_REPLIES: dict[str, str] = {
     "Email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
     "Domain": r"[a-zA-Z0-9]+(?:[-.][a-zA-Z0-9]+)*\.[a-zA-Z]{2,}",
@@ -34,8 +35,11 @@ def prompt_key(protocol: str, user: str, channel: str, thread: str) -> PromptKey
     return (protocol, user.lower(), channel, thread)
 
 
-def reply_pattern(label: str, plugin_matchers: Iterable[tuple[str, str]]) -> re.Pattern[str] | None:
-    """The anchored pattern for a ReplyMatcher label: the plugin's own first, then stock ones."""
+def reply_pattern(label: str, plugin_matchers: Iterable[tuple[str, str]]) -> Pattern | None:
+    """The anchored RE2 pattern for a ReplyMatcher label: the plugin's own first, then stock.
+
+    A plugin's matchers were checked when its configuration loaded, so this does not raise.
+    """
     for matcher_label, regex in plugin_matchers:
         if matcher_label == label:
             return compile_command(regex)
@@ -94,7 +98,7 @@ class ReplyWaiters:
                     waiter.future.set_result(("", RetVal.Interrupted))
 
 
-def judge_reply(text: str, pattern: re.Pattern[str]) -> tuple[str, RetVal]:
+def judge_reply(text: str, pattern: Pattern) -> tuple[str, RetVal]:
     """What a prompt returns for the text a user answered with."""
     stripped = text.strip()
     if stripped == "-":

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,6 +46,7 @@ from burrow.engine.matching import (
     match_commands,
     select_catch_all,
 )
+from burrow.engine.patterns import compile_pattern
 from burrow.engine.pipeline import Pipeline, TaskRun
 from burrow.engine.policy import MessageContext, is_admin, plugin_available
 from burrow.engine.prompts import ReplyWaiters, prompt_key
@@ -530,7 +530,7 @@ class Robot:
         return out
 
     def _triggered_jobs(self, message: IncomingMessage) -> bool:
-        """Start every job whose `Triggers` match this message (reference 5.7 step 6)."""
+        """Start every job whose `Triggers` match this message."""
         started = False
         for task in self.catalog.tasks.values():
             if task.kind is not TaskKind.JOB or task.disabled or task.job is None:
@@ -540,7 +540,8 @@ class Robot:
                     trigger.channel and trigger.channel != message.channel
                 ):
                     continue
-                found = re.search(trigger.regex, message.text)
+                # RE2, compiled once and cached: linear in the text, as in Gopherbot.
+                found = compile_pattern(trigger.regex).search(message.text)
                 if found is not None:
                     args = [g or "" for g in found.groups()]
                     self.start_pipeline(

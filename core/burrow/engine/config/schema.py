@@ -26,6 +26,8 @@ from pydantic import (
 from pydantic.alias_generators import to_pascal
 
 from burrow.engine.config.durations import parse_duration
+from burrow.engine.matching import compile_command
+from burrow.engine.patterns import PatternError
 
 __all__ = [
     "BotInfo",
@@ -113,14 +115,17 @@ def _duration(value: object) -> float:
 
 
 def _regex(pattern: str) -> str:
-    """Check that a regular expression compiles with Python's re."""
+    """Check that a regular expression compiles with RE2, on its own and as a whole command.
+
+    RE2 is Gopherbot's syntax (Go's regexp) and matches in linear time; Python's re would let
+    a pattern like `^(a+)+$` hold the robot for minutes. The error names the pattern and, for
+    Python-only syntax such as lookahead, says what to write instead.
+    """
     if pattern:
         try:
-            re.compile(pattern)
-        except re.error as error:
-            raise InvalidValue(
-                str(error), "fix the regular expression (Burrow uses Python's re syntax)"
-            ) from None
+            compile_command(pattern)
+        except PatternError as error:
+            raise InvalidValue(str(error), error.hint) from None
     return pattern
 
 
