@@ -16,7 +16,13 @@ from burrow.bindings.spec import ENTRY_POINT_GROUP, Binding, Collector, resolve
 from burrow.child.context import Canceled, ExecutionContext
 from burrow.rpc.child_session import BlockingSession
 from burrow.rpc.codec import Notification, Request, Response
-from burrow.rpc.errors import ConnectionClosed, ErrorCode, ProtocolError, RpcError
+from burrow.rpc.errors import (
+    ConnectionClosed,
+    ErrorCode,
+    ProtocolError,
+    RpcError,
+    describe_exception,
+)
 
 TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
 if TYPE_CHECKING:
@@ -245,7 +251,7 @@ class Child:
             return _error(
                 request.msgid,
                 ErrorCode.EXTENSION_ERROR,
-                f"{request.method} raised {type(exc).__name__}: {exc}",
+                f"{request.method} raised {describe_exception(exc)}",
                 {"language": "python", "traceback": traceback.format_exc()},
             )
         finally:

@@ -28,10 +28,31 @@ class ErrorCode(enum.StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+NO_MESSAGE = "the error carried no message"
+"""An RpcError's message when it was built with none: every error says something."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`Type: message` for an exception, never blank: `KeyError()` and `AssertionError()` have
+    no text, so they show as their type (and their repr when it holds more)."""
+    text = str(exc)
+    name = type(exc).__name__
+    if text.strip():
+        return f"{name}: {text}"
+    shown = repr(exc)
+    return f"{name} (without a message)" if shown == f"{name}()" else f"{shown} (without a message)"
+
+
 class RpcError(Exception):
-    """An error with a protocol code, a message for people and optional structured data."""
+    """An error with a protocol code, a message for people and optional structured data.
+
+    The message is never empty: a blank one (from a peer's error map, or an exception with no
+    text) becomes NO_MESSAGE, so no log line or reply ends in a bare "internal_error: ".
+    """
 
     def __init__(self, code: ErrorCode | str, message: str, data: Any = None) -> None:
+        if not isinstance(message, str) or not message.strip():
+            message = NO_MESSAGE
         super().__init__(message)
         self.code = code
         self.message = message
@@ -59,7 +80,9 @@ class RpcError(Exception):
             code_text = ErrorCode(code_text)
         except ValueError:
             pass  # an unknown code from a newer peer is kept as its string
-        return cls(code_text, message if isinstance(message, str) else "", error.get("data"))
+        if not isinstance(message, str) or not message.strip():
+            message = f"{NO_MESSAGE} (the peer sent {error!r:.200})"
+        return cls(code_text, message, error.get("data"))
 
 
 class ProtocolError(RpcError):

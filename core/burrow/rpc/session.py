@@ -9,7 +9,7 @@ our requests through futures, and serves the child's requests one at a time, in 
 from __future__ import annotations
 
 from burrow.rpc.codec import MAX_MSGID, Response
-from burrow.rpc.errors import ErrorCode, RpcError
+from burrow.rpc.errors import ErrorCode, RpcError, describe_exception
 
 TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
 if TYPE_CHECKING:
@@ -37,6 +37,6 @@ def error_response(msgid: int, exc: BaseException) -> Response:
         return Response(msgid, exc.to_map(), None)
     return Response(
         msgid,
-        RpcError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}").to_map(),
+        RpcError(ErrorCode.INTERNAL_ERROR, describe_exception(exc)).to_map(),
         None,
     )

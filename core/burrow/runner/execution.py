@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from burrow.bindings.spec import Binding
 from burrow.constants import TaskRetVal
 from burrow.rpc.codec import DEFAULT_MAX_MESSAGE_SIZE, Notification, Request
-from burrow.rpc.errors import ErrorCode, RpcError
+from burrow.rpc.errors import ErrorCode, RpcError, describe_exception
 from burrow.rpc.parent_session import AsyncSession
 from burrow.runner.environment import child_environment
 from burrow.runner.process import ChildProcess, SpawnedChild, Spawner
@@ -164,7 +164,7 @@ class Execution:
         except Exception as exc:  # the parent must survive any failure here
             log.exception("execution of %s failed inside the robot", self.spec.params.get("path"))
             result.ret_val = TaskRetVal.MechanismFail
-            result.error = RpcError(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+            result.error = RpcError(ErrorCode.INTERNAL_ERROR, describe_exception(exc))
             await self._escalate()
         finally:
             if self._child is not None:
@@ -342,7 +342,7 @@ class Execution:
         except Exception as exc:  # a Robot API bug fails the call, not the robot
             log.exception("robot_call %s failed", method)
             raise RpcError(
-                ErrorCode.ROBOT_CALL_FAILED, f"{method}: {type(exc).__name__}: {exc}"
+                ErrorCode.ROBOT_CALL_FAILED, f"{method}: {describe_exception(exc)}"
             ) from exc
         if not isinstance(answer, dict):
             raise RpcError(ErrorCode.ROBOT_CALL_FAILED, f"{method} produced no result map")

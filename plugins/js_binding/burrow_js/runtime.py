@@ -241,8 +241,11 @@ class _Extension:
                 if not frame_file.startswith(_BUILTIN_PREFIX):
                     file, line, column = frame_file, frame_line, frame_column
                     break
+        if not message.strip():
+            # `throw ""`: V8's report is then only the source line and its caret.
+            message = "the script threw an error without a message"
         return _error(
-            message or exc.text.strip() or exc.kind,
+            message,
             file=file,
             line=line,
             column=column,

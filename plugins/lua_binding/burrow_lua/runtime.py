@@ -186,6 +186,8 @@ class _Execution:
 
     def _report(self, message: str, data: dict[str, Any]) -> _ExtensionError:
         short = message.split("\n", 1)[0]
+        if not short.strip():  # error("", 0)
+            short = "the script raised an error without a message"
         if len(short) > _MAX_MESSAGE:
             short = short[: _MAX_MESSAGE - 3] + "..."
         self.ctx.log(_LOG_ERROR, f"Lua error in {self.path}: {data.get('traceback') or message}")
