@@ -25,6 +25,8 @@ MODELS = [
     schema.JobConfig,
     schema.InputMatcher,
     schema.JobTrigger,
+    schema.ChildLimitsConfig,
+    schema.PrivSepConfig,
 ]
 
 

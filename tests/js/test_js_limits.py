@@ -13,6 +13,7 @@ from burrow.bindings.spec import Binding
 from burrow.constants import TaskRetVal
 from burrow.rpc.errors import ErrorCode
 from burrow.runner.execution import Execution, ExecutionSpec, RobotCall
+from burrow.runner.limits import ChildLimits
 from support import run
 
 MiB = 1024 * 1024
@@ -38,7 +39,7 @@ def test_heap_bomb_is_stopped_by_the_heap_limit(
     run_js, bomb: str, memory_limit: int, heap_limit: int | None
 ) -> None:
     params = {"js_heap_limit": heap_limit} if heap_limit else {}
-    result = run_js(bomb, memory_limit=memory_limit, params=params).result
+    result = run_js(bomb, limits=ChildLimits(memory_bytes=memory_limit), params=params).result
     assert result.ret_val == TaskRetVal.MechanismFail
     assert result.error.code == ErrorCode.EXTENSION_ERROR
     assert "heap limit" in result.error.message
@@ -46,7 +47,7 @@ def test_heap_bomb_is_stopped_by_the_heap_limit(
 
 
 def test_array_buffer_bomb_is_stopped_by_the_data_limit(run_js) -> None:
-    result = run_js(BUFFER_BOMB, memory_limit=1024 * MiB).result
+    result = run_js(BUFFER_BOMB, limits=ChildLimits(memory_bytes=1024 * MiB)).result
     assert result.ret_val == TaskRetVal.MechanismFail
     assert result.error.message == "RangeError: Array buffer allocation failed"
     assert result.exit_status == 0
@@ -61,7 +62,7 @@ def test_array_buffer_bomb_is_bounded_even_without_a_limit_from_the_parent(run_j
 
 
 def test_the_robot_and_the_next_execution_survive_a_bomb(run_js) -> None:
-    run_js(HEAP_BOMB, memory_limit=1024 * MiB)
+    run_js(HEAP_BOMB, limits=ChildLimits(memory_bytes=1024 * MiB))
     assert run_js("task = 7;").ret_val == TaskRetVal.Success
 
 

@@ -15,6 +15,7 @@ from burrow.constants import TaskRetVal
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.environment import PASSED_THROUGH
 from burrow.runner.execution import Execution, ExecutionSpec
+from burrow.runner.limits import ChildLimits
 from support import RecordingDispatcher, gone, run
 
 
@@ -130,7 +131,7 @@ def test_extension_exception_is_extension_error_with_traceback(execute) -> None:
 
 
 def test_memory_exhaustion_is_contained_by_the_limit(execute) -> None:
-    result = execute("oom", memory_limit=256 * 1024 * 1024)
+    result = execute("oom", limits=ChildLimits(memory_bytes=256 * 1024 * 1024))
     assert result.ret_val == TaskRetVal.MechanismFail
     assert "MemoryError" in result.error.message
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -55,11 +56,13 @@ def test_a_dead_zygote_is_replaced_for_the_next_child(test_binding, tmp_path: Pa
         spec = ExecutionSpec(test_binding, "test_run", {"args": ["ret", "0"]}, tmp_path, timeout=30)
         try:
             first = await Execution(spec, spawner=zygote.spawn).run()
-            old = zygote._process.pid
+            old = zygote.pid
+            assert old is not None
             os.kill(old, signal.SIGKILL)
-            await zygote._process.wait()
+            while zygote.pid == old:  # until the robot has seen it die
+                await asyncio.sleep(0.01)
             second = await Execution(spec, spawner=zygote.spawn).run()
-            return first, second, old, zygote._process.pid
+            return first, second, old, zygote.pid
         finally:
             await zygote.close()
 

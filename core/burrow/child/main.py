@@ -8,6 +8,7 @@ options (every binding in the environment is discovered; slower, for diagnostics
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import sys
 import threading
@@ -31,8 +32,78 @@ if TYPE_CHECKING:
 PROTOCOL_VERSIONS = (1,)
 EXIT_OK = 0
 EXIT_PROTOCOL = 2
+EXIT_IDENTITY = 3  # could not become the account given with --user
 
-USAGE = "usage: python -m burrow.child [--binding NAME --distribution DIST]"
+USAGE = "usage: python -m burrow.child [--binding NAME --distribution DIST] [--user UID:GID]"
+
+# $/hello `limits` keys and the resource each sets; docs/protocol.md lists them.
+LIMITS = {
+    "cpu_seconds": resource.RLIMIT_CPU,
+    "memory_bytes": resource.RLIMIT_DATA,
+    "open_files": resource.RLIMIT_NOFILE,
+    "processes": resource.RLIMIT_NPROC,
+}
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become uid:gid for good, with no supplementary groups; raise OSError if that fails.
+
+    The order matters: groups and gid can only be changed while still root. Afterwards
+    setuid(0) must fail, or the drop did not hold and the child must not go on.
+    """
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    try:
+        os.setuid(0)
+    except PermissionError:
+        pass
+    else:
+        raise PermissionError(f"setuid(0) succeeded after dropping to uid {uid}")
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (gid, gid, gid) or os.getgroups():
+        raise PermissionError(
+            f"the drop did not hold: uids {os.getresuid()}, gids {os.getresgid()}, "
+            f"groups {os.getgroups()}"
+        )
+
+
+def identity_report(dropped: bool) -> dict[str, Any]:
+    """Who this child is, for `$/hello`: the parent checks it against what it asked for."""
+    uid, euid, suid = os.getresuid()
+    gid, egid, sgid = os.getresgid()
+    report: dict[str, Any] = {
+        "uid": uid,
+        "euid": euid,
+        "suid": suid,
+        "gid": gid,
+        "egid": egid,
+        "sgid": sgid,
+        "groups": sorted(os.getgroups()),
+    }
+    if dropped:
+        report["regained_root"] = False  # drop_privileges() saw setuid(0) fail
+        report["cwd_readable"] = os.access(".", os.R_OK | os.X_OK)
+    return report
+
+
+def apply_limits(limits: dict[str, Any]) -> None:
+    """Set the `$/hello` limits (soft and hard) on this process; ValueError if one cannot be."""
+    # A core file would hold the child's environment, secrets included: never write one.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name, which in LIMITS.items():
+        value = limits.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            continue
+        soft, hard = value, value
+        if which == resource.RLIMIT_CPU:
+            hard = value + 1  # SIGXCPU at the limit (reported as such), SIGKILL a second later
+        _, current = resource.getrlimit(which)
+        if current != resource.RLIM_INFINITY:  # never above the robot's own hard limit
+            soft, hard = min(soft, current), min(hard, current)
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"cannot set the {name} limit to {value}: {exc}") from None
 
 
 def take_stdio() -> tuple[int, int]:
@@ -103,8 +174,16 @@ def discover(binding: str | None, distribution: str | None) -> _Discovered:
 class Child:
     """Serves one parent: the hello exchange, one execution request, then shutdown."""
 
-    def __init__(self, rfd: int, wfd: int, binding: str | None, distribution: str | None):
+    def __init__(
+        self,
+        rfd: int,
+        wfd: int,
+        binding: str | None,
+        distribution: str | None,
+        dropped: bool = False,
+    ):
         self._binding_name = binding
+        self._dropped = dropped
         self._distribution = distribution
         self._session = BlockingSession(rfd, wfd, on_urgent=self._urgent)
         self._discovered: _Discovered | None = None
@@ -165,7 +244,11 @@ class Child:
             )
             return False
         assert params is not None
-        self._apply_hello(params)
+        try:
+            self._apply_hello(params)
+        except ValueError as exc:
+            self._session.send(_error(first.msgid, ErrorCode.INVALID_PARAMS, str(exc)))
+            return False
         self._discovered = discover(self._binding_name, self._distribution)
         self._session.send(Response(first.msgid, None, self._hello_result(max(common))))
         return True
@@ -176,12 +259,9 @@ class Child:
             # Safe here: the parent sends nothing more until it has our hello answer.
             self._session.set_max_size(limit)
         limits = params.get("limits")
-        memory = limits.get("memory_bytes") if isinstance(limits, dict) else None
-        if isinstance(memory, int) and memory > 0:
-            import resource
-
-            # RLIMIT_DATA, not RLIMIT_AS: V8 reserves large address ranges it never touches.
-            resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+        # Before any binding is loaded. RLIMIT_DATA, not RLIMIT_AS, bounds memory: V8 reserves
+        # large address ranges it never touches.
+        apply_limits(limits if isinstance(limits, dict) else {})
 
     def _hello_result(self, version: int) -> dict[str, Any]:
         assert self._discovered is not None
@@ -193,7 +273,12 @@ class Child:
             }
             for b in self._discovered.bindings.values()
         }
-        result: dict[str, Any] = {"version": version, "pid": os.getpid(), "bindings": bindings}
+        result: dict[str, Any] = {
+            "version": version,
+            "pid": os.getpid(),
+            "bindings": bindings,
+            "identity": identity_report(self._dropped),
+        }
         if self._discovered.errors:
             result["binding_errors"] = self._discovered.errors
         return result
@@ -309,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     options: dict[str, str] = {}
     while args:
-        if args[0] in ("--binding", "--distribution") and len(args) > 1:
+        if args[0] in ("--binding", "--distribution", "--user") and len(args) > 1:
             options[args[0][2:]] = args[1]
             args = args[2:]
         else:
@@ -318,6 +403,14 @@ def main(argv: list[str] | None = None) -> int:
     if ("binding" in options) != ("distribution" in options):
         print(USAGE, file=sys.stderr)
         return EXIT_PROTOCOL
+    if "user" in options:
+        # Before a byte from the parent is read, so nothing the child parses runs as root.
+        try:
+            uid, _, gid = options["user"].partition(":")
+            drop_privileges(int(uid), int(gid))
+        except (ValueError, OSError) as exc:
+            _warn(f"cannot become {options['user']}: {exc}")
+            return EXIT_IDENTITY
     rfd, wfd = take_stdio()
-    child = Child(rfd, wfd, options.get("binding"), options.get("distribution"))
+    child = Child(rfd, wfd, options.get("binding"), options.get("distribution"), "user" in options)
     return child.serve()

@@ -29,6 +29,8 @@ from burrow.engine.config import (
 from burrow.engine.matching import CommandMatcher, MessageMatcher, PluginRoutes
 from burrow.engine.policy import PluginPolicy
 from burrow.runner.execution import GET_CONFIG_TIMEOUT, Execution, ExecutionSpec
+from burrow.runner.limits import ChildLimits
+from burrow.runner.privsep import ChildIdentity
 from burrow.runner.process import Spawner
 
 if TYPE_CHECKING:
@@ -244,9 +246,18 @@ def _finalize_task(loaded: LoadedRobot, task: TaskDef, default: str | None) -> N
 
 
 async def fetch_default_config(
-    task: TaskDef, workdir: Path, lib_paths: list[str], spawner: Spawner | None = None
+    task: TaskDef,
+    workdir: Path,
+    lib_paths: list[str],
+    spawner: Spawner | None = None,
+    limits: ChildLimits | None = None,
+    identity: ChildIdentity | None = None,
 ) -> str | None:
-    """Ask a file-backed extension for its default configuration in a `_get_config` child."""
+    """Ask a file-backed extension for its default configuration in a `_get_config` child.
+
+    The child gets the limits and the account (docs/security.md) of the task's own children:
+    reading its configuration runs the extension's code.
+    """
     assert task.binding is not None and task.path is not None
     spec = ExecutionSpec(
         binding=task.binding,
@@ -261,6 +272,8 @@ async def fetch_default_config(
         },
         workdir=workdir,
         timeout=GET_CONFIG_TIMEOUT,
+        limits=limits or ChildLimits(),
+        identity=identity,
     )
     result = await Execution(spec, spawner=spawner).run()
     if result.error is not None:

@@ -323,7 +323,8 @@ class Pipeline:
             workdir=self.workdir,
             env=self.environment(step),
             timeout=kill,
-            memory_limit=self.robot.child_memory_limit,
+            limits=self.robot.child_limits(self.privileged),
+            identity=self.robot.child_identity(self.privileged),
         )
         budget = LogBudget(self, task.name)
         execution = Execution(

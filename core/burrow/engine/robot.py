@@ -38,7 +38,8 @@ from burrow.constants import MessageFormat, RetVal
 from burrow.engine.addressing import AddressMode, address
 from burrow.engine.builtins import builtin_tasks
 from burrow.engine.catalog import Catalog, TaskDef, TaskKind, build_catalog, fetch_default_config
-from burrow.engine.config import LoadedRobot, RobotConfig, load_robot
+from burrow.engine.config import ConfigError, ConfigProblem, LoadedRobot, RobotConfig, load_robot
+from burrow.engine.config.loader import ROBOT_FILE
 from burrow.engine.exclusive import ExclusiveLocks
 from burrow.engine.matching import (
     MULTIPLE_MATCHES_MESSAGE,
@@ -51,6 +52,8 @@ from burrow.engine.pipeline import Pipeline, TaskRun
 from burrow.engine.policy import MessageContext, is_admin, plugin_available
 from burrow.engine.prompts import ReplyWaiters, prompt_key
 from burrow.engine.scheduler import Scheduler
+from burrow.runner.limits import ChildLimits
+from burrow.runner.privsep import ChildIdentity, PrivSepError, resolve_account, self_check
 from burrow.runner.process import Spawner
 from burrow.runner.zygote import Zygote
 
@@ -87,7 +90,7 @@ class Robot:
         self.reply_timeout = 45.0  # seconds a prompt waits for its answer (upstream's value)
         # Thread subscriptions: (protocol, channel, thread id) -> the subscribed plugin.
         self.subscriptions: dict[tuple[str, str, str], str] = {}
-        self.child_memory_limit: int | None = None
+        self.privsep: ChildIdentity | None = None  # PrivSep's account, once it is checked
         self.brain: BrainProvider | None = None
         self.datums: Datums | None = None
         self.memory: ShortTermMemory | None = None
@@ -127,12 +130,38 @@ class Robot:
             log.error("binding %r failed to load: %s", error.entry_point, error.error)
         if self.environ.get(ZYGOTE_ENV, "on").lower() not in ("0", "off", "no", "false"):
             self.zygote = Zygote(preload=_preload_modules(self.registry))
+        await self._check_privsep()
         self.catalog = await build_catalog(
             self.loaded,
             self.registry,
             builtin_tasks(),
-            lambda task: fetch_default_config(task, self.home, self.lib_paths, self.spawner),
+            lambda task: fetch_default_config(
+                task,
+                self.home,
+                self.lib_paths,
+                self.spawner,
+                self.child_limits(task.privileged),
+                self.child_identity(task.privileged),
+            ),
         )
+
+    async def _check_privsep(self) -> None:
+        """With PrivSep, refuse to start unless children really run as its account."""
+        setting = self.config.priv_sep
+        if setting is None:
+            return
+        assert self.registry is not None
+        spawners = [None] if self.zygote is None else [self.spawner, None]
+        try:
+            identity = resolve_account(setting.user, setting.group)
+            await self_check(identity, self.workspace, spawners, sorted(self.registry.bindings))
+        except PrivSepError as exc:
+            if self.zygote is not None:
+                await self.zygote.close()
+            problem = ConfigProblem(file=ROBOT_FILE, key="PrivSep", message=str(exc), hint=exc.hint)
+            raise ConfigError([problem]) from None
+        self.privsep = identity
+        log.info("unprivileged pipelines run their children as %s", identity)
 
     async def _open_brain(self) -> None:
         c = self.config
@@ -263,6 +292,16 @@ class Robot:
     def spawner(self) -> Spawner | None:
         """How children start: forked by the zygote, or (None) as new interpreters."""
         return self.zygote.spawn if self.zygote is not None else None
+
+    def child_identity(self, privileged: bool) -> ChildIdentity | None:
+        """Who a pipeline's children run as: PrivSep's account unless privileged (None: us)."""
+        return None if privileged else self.privsep
+
+    def child_limits(self, privileged: bool) -> ChildLimits:
+        """The `ChildLimits` of robot.yaml for a child of a privileged or unprivileged pipeline."""
+        c = self.config.child_limits
+        unprivileged = self.child_identity(privileged) is not None
+        return ChildLimits(c.cpu_seconds, c.memory, c.open_files, c.processes_for(unprivileged))
 
     @property
     def lib_paths(self) -> list[str]:

@@ -22,6 +22,8 @@ from burrow.rpc.codec import DEFAULT_MAX_MESSAGE_SIZE, Notification, Request
 from burrow.rpc.errors import ErrorCode, RpcError, describe_exception
 from burrow.rpc.parent_session import AsyncSession
 from burrow.runner.environment import child_environment
+from burrow.runner.limits import ChildLimits, cpu_limit_message
+from burrow.runner.privsep import ChildIdentity, identity_problems
 from burrow.runner.process import ChildProcess, SpawnedChild, Spawner
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ class ExecutionSpec:
     hello_timeout: float = HELLO_TIMEOUT
     cancel_grace: float = 2.0  # after $/cancel, before SIGTERM to the group
     term_grace: float = 2.0  # after SIGTERM, before SIGKILL
-    memory_limit: int | None = None  # bytes of RLIMIT_DATA in the child
+    limits: ChildLimits = field(default_factory=ChildLimits)  # the child sets them at $/hello
+    identity: ChildIdentity | None = None  # an unprivileged account to drop to; None: ours
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     python: str = sys.executable
 
@@ -85,6 +88,8 @@ class ExecutionResult:
     ret_val: int
     result: dict[str, Any] | None = None
     error: RpcError | None = None
+    # None when no child started, or when its status is unknown: a child that outlived the
+    # zygote that forked it was reaped by someone else (docs/security.md, "Zygote failure").
     exit_status: int | None = None
     stderr_tail: str = ""
     pid: int | None = None
@@ -104,7 +109,7 @@ def child_argv(spec: ExecutionSpec) -> list[str]:
     """The command line of a child that loads exactly `spec.binding`."""
     # -I: no PYTHON* variables, no user site, and the working directory (the extension's) is
     # not on sys.path, so a file there cannot shadow a module the child imports.
-    return [
+    argv = [
         spec.python,
         "-I",
         "-m",
@@ -114,6 +119,9 @@ def child_argv(spec: ExecutionSpec) -> list[str]:
         "--distribution",
         spec.binding.distribution,
     ]
+    if spec.identity is not None:
+        argv += ["--user", spec.identity.argument]  # dropped before the child reads anything
+    return argv
 
 
 class Execution:
@@ -217,13 +225,22 @@ class Execution:
             "versions": [PROTOCOL_VERSION],
             "max_message_size": self.spec.max_message_size,
         }
-        if self.spec.memory_limit:
-            params["limits"] = {"memory_bytes": self.spec.memory_limit}
+        limits = self.spec.limits.to_hello()
+        if limits:
+            params["limits"] = limits
         return params
 
     def _check_hello(self, hello: Any) -> None:
         if not isinstance(hello, dict) or hello.get("version") != PROTOCOL_VERSION:
             raise RpcError(ErrorCode.PROTOCOL_ERROR, f"bad $/hello answer: {hello!r:.200}")
+        if self.spec.identity is not None:
+            # The child checks its own drop; the robot checks it again on every child.
+            problems = identity_problems(hello, self.spec.identity)
+            if problems:
+                raise RpcError(
+                    ErrorCode.CHILD_START,
+                    f"the child did not become {self.spec.identity}: " + "; ".join(problems),
+                )
         bindings = hello.get("bindings")
         name = self.spec.binding.name
         info = bindings.get(name) if isinstance(bindings, dict) else None
@@ -284,14 +301,14 @@ class Execution:
         except (RpcError, TimeoutError):
             pass  # it answered the execution; a slow or rude exit is cleaned up below
         child.close_stdin()
-        if await child.wait(2.0) is None:
+        if not await child.wait(2.0):
             await child.stop(self.spec.term_grace)
 
     async def _escalate(self) -> None:
         """After a failure or cancel: `$/cancel`, EOF, SIGTERM, SIGKILL; always reaped."""
         child, session = self._child, self._session
         self._stop.set()  # robot calls that still arrive are answered `interrupted`
-        if child is None or child.returncode is not None:
+        if child is None or child.has_exited:
             return
         if session is not None and self._exec_msgid is not None and session.closed is None:
             try:
@@ -299,7 +316,7 @@ class Execution:
             except RpcError:
                 pass  # the pipe is gone; the signals below still apply
         child.close_stdin()
-        if await child.wait(self.spec.cancel_grace) is None:
+        if not await child.wait(self.spec.cancel_grace):
             await child.stop(self.spec.term_grace)
 
     def _feed(self, data: bytes) -> None:
@@ -307,10 +324,10 @@ class Execution:
             self._session.feed(data)
 
     async def _watch_exit(self, child: ChildProcess) -> None:
-        status = await child.wait()
+        await child.wait()
         await child.close()  # lets the last stdout bytes arrive before pending calls fail
         if self._session is not None:
-            self._session.close(_child_exit(status, child.stderr.tail()))
+            self._session.close(_child_exit(child.returncode, child.stderr.tail(), self.spec))
 
     async def _serve(self, request: Request) -> dict[str, Any]:
         if request.method != "robot_call":
@@ -357,19 +374,21 @@ class Execution:
             self._on_log(level if isinstance(level, int) else 2, str(params.get("message", "")))
 
 
-def _child_exit(status: int | None, stderr_tail: str) -> RpcError:
-    if status is not None and status < 0:
+def _child_exit(status: int | None, stderr_tail: str, spec: ExecutionSpec) -> RpcError:
+    data = {"status": status, "stderr_tail": stderr_tail}
+    limit = cpu_limit_message(status, spec.limits)
+    if limit is not None:
+        return RpcError(ErrorCode.CHILD_EXIT, f"{limit} before it answered", data)
+    if status is None:
+        how = "ended (its exit status is unknown: it outlived the zygote that forked it)"
+    elif status < 0:
         try:
             how = f"was killed by {signal.Signals(-status).name}"
         except ValueError:
             how = f"was killed by signal {-status}"
     else:
         how = f"exited with status {status}"
-    return RpcError(
-        ErrorCode.CHILD_EXIT,
-        f"the child {how} before answering",
-        {"status": status, "stderr_tail": stderr_tail},
-    )
+    return RpcError(ErrorCode.CHILD_EXIT, f"the child {how} before answering", data)
 
 
 async def run_execution(

@@ -98,19 +98,24 @@ class ChildProcess:
 
     @property
     def returncode(self) -> int | None:
-        """The exit status (negative for a signal), or None while running."""
+        """The exit status (negative for a signal); None while running, or if it is unknown."""
         raise NotImplementedError
+
+    @property
+    def has_exited(self) -> bool:
+        """True once the child has exited (even when its status cannot be known)."""
+        return self.exited.done()
 
     def _close_pipes(self) -> None:
         raise NotImplementedError
 
-    async def wait(self, timeout: float | None = None) -> int | None:
-        """Wait for the child to exit; return its status, or None on timeout."""
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the child to exit; False on timeout. The status is `returncode`."""
         try:
             await asyncio.wait_for(asyncio.shield(self.exited), timeout)
         except TimeoutError:
-            return None
-        return self.returncode
+            return False
+        return True
 
     def signal_group(self, signum: int) -> None:
         """Send `signum` to the child's whole process group (grandchildren included)."""
@@ -124,9 +129,9 @@ class ChildProcess:
 
     async def stop(self, term_grace: float, kill_grace: float = 5.0) -> int | None:
         """SIGTERM the group, SIGKILL it after `term_grace`, and reap."""
-        if self.returncode is None:
+        if not self.has_exited:
             self.signal_group(signal.SIGTERM)
-            if await self.wait(term_grace) is None:
+            if not await self.wait(term_grace):
                 self.signal_group(signal.SIGKILL)
                 await self.wait(kill_grace)
         await self.close()

@@ -4,16 +4,23 @@
 child it returns is a fork of the pre-warmed zygote that behaves like a freshly started
 `python -I -m burrow.child`: its own session, fds 0-2 only, the environment and working
 directory asked for. The zygote reports its children's exits, because it is their parent.
-If the zygote dies, the robot starts another one for the next child.
+
+If the zygote dies (docs/security.md, "Zygote failure"), nothing it owed is lost: requests it
+had not answered are sent again to a new zygote (a new interpreter after repeated failures),
+and children it had forked run on under the robot, which holds their pipes and watches and
+signals each through a pidfd (a handle on a process that is not the robot's child). Their
+exit status can no longer be known — init reaps them — so it is reported as unknown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -27,6 +34,23 @@ from burrow.runner.process import ChildProcess, SpawnedChild, StderrBuffer
 log = logging.getLogger(__name__)
 
 SETUP_LIMIT = 60 * 1024  # below Linux's default pipe capacity (64 KiB)
+FORK_ATTEMPTS = 3  # zygotes that may die under one request before a new interpreter is used
+FORK_TIMEOUT = 10.0  # seconds a zygote may take to answer a request before it is replaced
+
+
+@functools.cache
+def pidfds_work() -> bool:
+    """Whether this kernel has pidfds (Linux 5.3+), without which no zygote is used."""
+    try:
+        fd = os.pidfd_open(os.getpid())
+    except (AttributeError, OSError):
+        return False
+    os.close(fd)
+    return True
+
+
+class _ZygoteLost(Exception):
+    """The zygote died before answering a request: nothing was started, ask again."""
 
 
 class _PipeReader(asyncio.Protocol):
@@ -43,13 +67,20 @@ class _PipeReader(asyncio.Protocol):
 
 
 class ForkedChild(ChildProcess):
-    """A child forked by the zygote; its pipes are ours, its exit status comes from the zygote."""
+    """A child forked by the zygote: its pipes are ours, its exit status comes from the zygote.
 
-    def __init__(self, pid: int, stderr: StderrBuffer) -> None:
+    Should the zygote die first, the child is watched through its pidfd instead (`orphan`).
+    """
+
+    def __init__(self, pid: int, stderr: StderrBuffer, pidfd: int | None = None) -> None:
         super().__init__(pid, stderr)
         self._status: int | None = None
         self._transports: list[asyncio.BaseTransport] = []
         self._stdin: asyncio.WriteTransport | None = None
+        self._pidfd = pidfd
+        self._watching = False
+        self._pipes_closed = False
+        self.orphaned = False
 
     async def connect(
         self, stdin_w: int, stdout_r: int, stderr_r: int, on_stdout: Callable[[bytes], None]
@@ -67,11 +98,39 @@ class ForkedChild(ChildProcess):
         )
         self._transports = [out, err, self._stdin]
 
-    def exited_with(self, status: int) -> None:
-        """Record the exit status the zygote reported."""
+    def exited_with(self, status: int | None) -> None:
+        """Record the exit status the zygote reported (None: it cannot be known)."""
         self._status = status
         if not self.exited.done():
             self.exited.set_result(None)
+        self._unwatch()
+        if self._pipes_closed:
+            self._close_pidfd()
+
+    def orphan(self) -> None:
+        """The zygote died: from now on the pidfd says when the child exits (status unknown)."""
+        self.orphaned = True
+        if self.exited.done():
+            return
+        if self._pidfd is None:  # not reached: no zygote is used without pidfds
+            self.exited_with(None)
+            return
+        asyncio.get_running_loop().add_reader(self._pidfd, self.exited_with, None)
+        self._watching = True
+
+    def _unwatch(self) -> None:
+        if self._watching and self._pidfd is not None:
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+        self._watching = False
+
+    def signal_group(self, signum: int) -> None:
+        """Signal the child through its pidfd (never a recycled pid), then its whole group."""
+        if self._pidfd is not None and not self.exited.done():
+            try:
+                signal.pidfd_send_signal(self._pidfd, signum)
+            except ProcessLookupError:
+                pass  # it has exited; the group may still hold grandchildren
+        super().signal_group(signum)
 
     def write(self, data: bytes) -> None:
         """Write to the child's stdin."""
@@ -86,100 +145,145 @@ class ForkedChild(ChildProcess):
 
     @property
     def returncode(self) -> int | None:
-        """The exit status (negative for a signal), or None while running."""
+        """The exit status (negative for a signal); None while running, or if it is unknown."""
         return self._status
 
     def _close_pipes(self) -> None:
         for transport in self._transports:
             transport.close()
+        self._pipes_closed = True
+        if self.exited.done():  # else when it exits: the pidfd may still be needed till then
+            self._close_pidfd()
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class _Server:
+    """One zygote process and what the robot expects of it."""
+
+    def __init__(self, process: asyncio.subprocess.Process, control: socket.socket) -> None:
+        self.process = process
+        self.control = control
+        self.pending: dict[int, asyncio.Future[tuple[dict[str, Any], list[int]]]] = {}
+        self.children: dict[int, ForkedChild] = {}
+        self.early_exits: dict[int, int] = {}
+        self.lost = False
+
+    @property
+    def alive(self) -> bool:
+        """Still able to take requests, as far as the robot knows."""
+        return not self.lost and self.process.returncode is None
 
 
 class Zygote:
-    """One pre-warmed fork server, started on first use and restarted if it dies."""
+    """One pre-warmed fork server, started on first use and replaced whenever it dies."""
 
     def __init__(self, python: str = sys.executable, preload: Sequence[str] = ()) -> None:
         self._python = python
         self._preload = list(preload)
-        self._control: socket.socket | None = None
-        self._process: asyncio.subprocess.Process | None = None
+        self._server: _Server | None = None
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._children: dict[int, ForkedChild] = {}
-        self._early_exits: dict[int, int] = {}
         self._starting: asyncio.Lock | None = None
+        self._closed = False
+        self.started = 0  # zygote processes started so far
 
-    async def _ensure(self) -> socket.socket:
+    @property
+    def pid(self) -> int | None:
+        """The running zygote's pid, if one runs."""
+        server = self._server
+        return server.process.pid if server is not None and server.alive else None
+
+    async def _ensure(self) -> _Server:
         if self._starting is None:
             self._starting = asyncio.Lock()
         async with self._starting:
-            if (
-                self._control is not None
-                and self._process is not None
-                and self._process.returncode is None
-            ):
-                return self._control
-            await self._start()
-            assert self._control is not None
-            return self._control
+            if self._closed:
+                raise RpcError(ErrorCode.CHILD_START, "the zygote is closed")
+            server = self._server
+            if server is not None and server.alive:
+                return server
+            if server is not None:
+                self._lost(server)  # it exited, and its socket has not told us yet
+            self._server = await self._start()
+            return self._server
 
-    async def _start(self) -> None:
+    async def _start(self) -> _Server:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         argv = [self._python, "-I", "-m", "burrow.runner.zygote_main", str(theirs.fileno())]
         for module in self._preload:
             argv += ["--preload", module]
-        self._process = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),),
-            env=child_environment(),
-            start_new_session=True,
-        )
-        theirs.close()
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=child_environment(),
+                start_new_session=True,
+            )
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         ours.setblocking(False)
-        self._control = ours
-        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
-        log.info("zygote started (pid %d)", self._process.pid)
+        server = _Server(process, ours)
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable, server)
+        self.started += 1
+        log.info("zygote started (pid %d)", process.pid)
+        return server
 
-    def _readable(self) -> None:
-        control = self._control
-        assert control is not None
-        while True:
+    def _readable(self, server: _Server) -> None:
+        while not server.lost:
             try:
-                data = control.recv(65536)
+                data, fds, _, _ = socket.recv_fds(server.control, 65536, 1)
             except BlockingIOError:
                 return
             except OSError:
-                data = b""
+                data, fds = b"", []
             if not data:
-                self._lost()
+                _close_all(fds)
+                self._lost(server)
                 return
             message = json.loads(data)
             if "exit" in message:
-                child = self._children.pop(message["exit"], None)
+                _close_all(fds)
+                child = server.children.pop(message["exit"], None)
                 if child is not None:
                     child.exited_with(message["status"])
                 else:
-                    self._early_exits[message["exit"]] = message["status"]
+                    server.early_exits[message["exit"]] = message["status"]
+                continue
+            future = server.pending.pop(message["id"], None)
+            if future is not None and not future.done():
+                future.set_result((message, fds))
             else:
-                future = self._pending.pop(message["id"], None)
-                if future is not None and not future.done():
-                    future.set_result(message)
+                _close_all(fds)  # a request given up on; its child sees EOF and exits
 
-    def _lost(self) -> None:
-        """The zygote died: fail waiting spawns; its orphans' exits can no longer be known."""
-        if self._control is not None:
-            asyncio.get_running_loop().remove_reader(self._control.fileno())
-            self._control.close()
-            self._control = None
-        for future in self._pending.values():
+    def _lost(self, server: _Server) -> None:
+        """The zygote is gone: re-ask what it owed; watch what it forked through pidfds."""
+        if server.lost:
+            return
+        server.lost = True
+        asyncio.get_running_loop().remove_reader(server.control.fileno())
+        server.control.close()
+        for future in server.pending.values():
             if not future.done():
-                future.set_exception(RpcError(ErrorCode.CHILD_START, "the zygote died"))
-        self._pending.clear()
-        for child in self._children.values():
-            child.exited_with(-9)  # reparented to init, which reaps it; treat it as gone
-        self._children.clear()
+                future.set_exception(_ZygoteLost())
+        server.pending.clear()
+        if server.children:
+            log.warning(
+                "the zygote (pid %d) is gone; %d running children stay supervised by pidfd",
+                server.process.pid,
+                len(server.children),
+            )
+        for child in server.children.values():
+            child.orphan()
+        server.children.clear()
 
     async def spawn(
         self,
@@ -191,11 +295,16 @@ class Zygote:
         on_stderr_line: Callable[[str], None] | None = None,
     ) -> ChildProcess:
         """Fork a child running `python -I -m burrow.child <argv after the module>`."""
-        if argv[0] != self._python or "burrow.child" not in argv:
-            # Another interpreter was asked for: only a new process can be that.
+
+        async def new_interpreter() -> ChildProcess:
             return await SpawnedChild.spawn(
                 argv, env=env, cwd=cwd, on_stdout=on_stdout, on_stderr_line=on_stderr_line
             )
+
+        if argv[0] != self._python or "burrow.child" not in argv or not pidfds_work():
+            # Another interpreter was asked for (only a new process can be that), or the
+            # kernel has no pidfds to watch children with should the zygote die.
+            return await new_interpreter()
         if not cwd.is_dir():
             raise RpcError(ErrorCode.CHILD_START, f"cannot start a child in {cwd}: no such folder")
         child_args = list(argv[argv.index("burrow.child") + 1 :])
@@ -203,59 +312,95 @@ class Zygote:
         # own setup pipe, never through the zygote, whose memory every later fork inherits.
         setup = json.dumps({"env": env, "cwd": str(cwd)}).encode()
         if len(setup) > SETUP_LIMIT:  # more than a pipe holds without a reader: spawn instead
-            return await SpawnedChild.spawn(
-                argv, env=env, cwd=cwd, on_stdout=on_stdout, on_stderr_line=on_stderr_line
-            )
-        control = await self._ensure()
+            return await new_interpreter()
+        for attempt in range(1, FORK_ATTEMPTS + 1):
+            try:
+                server = await self._ensure()
+            except (OSError, RpcError) as exc:
+                log.error("no zygote (%s); starting a new interpreter instead", exc)
+                break
+            try:
+                return await self._fork(server, child_args, setup, on_stdout, on_stderr_line)
+            except _ZygoteLost:
+                log.warning(
+                    "the zygote died before forking a child (attempt %d of %d)",
+                    attempt,
+                    FORK_ATTEMPTS,
+                )
+        return await new_interpreter()
+
+    async def _fork(
+        self,
+        server: _Server,
+        child_args: list[str],
+        setup: bytes,
+        on_stdout: Callable[[bytes], None],
+        on_stderr_line: Callable[[str], None] | None,
+    ) -> ChildProcess:
+        """One request to one zygote; _ZygoteLost if it died before answering."""
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         setup_r, setup_w = os.pipe()
-        os.write(setup_w, setup)  # fits the pipe: checked above
+        os.write(setup_w, setup)  # fits the pipe: checked by the caller
         os.close(setup_w)
-        request_id = next(self._ids)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
         theirs = (stdin_r, stdout_w, stderr_w, setup_r)
+        ours = (stdin_w, stdout_r, stderr_r)
+        request_id = next(self._ids)
+        future: asyncio.Future[tuple[dict[str, Any], list[int]]]
+        future = asyncio.get_running_loop().create_future()
+        server.pending[request_id] = future
         try:
-            payload = json.dumps({"id": request_id, "argv": child_args})
-            socket.send_fds(control, [payload.encode()], list(theirs))
-        except OSError as exc:
-            self._pending.pop(request_id, None)
-            for fd in (*theirs, stdin_w, stdout_r, stderr_r):
-                os.close(fd)
-            raise RpcError(
-                ErrorCode.CHILD_START, f"the zygote did not take the request: {exc}"
-            ) from exc
-        for fd in theirs:
-            os.close(fd)  # the child's ends: the zygote passed them on
-        try:
-            answer = await asyncio.wait_for(future, 10)
-        except (TimeoutError, RpcError) as exc:
-            for fd in (stdin_w, stdout_r, stderr_r):
-                os.close(fd)
-            raise RpcError(ErrorCode.CHILD_START, f"the zygote did not fork: {exc}") from exc
+            try:
+                payload = json.dumps({"id": request_id, "argv": child_args})
+                socket.send_fds(server.control, [payload.encode()], list(theirs))
+            except OSError as exc:
+                server.pending.pop(request_id, None)
+                self._lost(server)  # a zygote that cannot take a request is gone
+                raise _ZygoteLost() from exc
+            finally:
+                _close_all(theirs)  # the child's ends: the zygote has them now, or nobody
+            try:
+                answer, fds = await asyncio.wait_for(future, FORK_TIMEOUT)
+            except TimeoutError:
+                server.pending.pop(request_id, None)
+                log.error("the zygote did not answer within %g s; replacing it", FORK_TIMEOUT)
+                if server.process.returncode is None:
+                    server.process.kill()
+                self._lost(server)
+                raise _ZygoteLost() from None
+        except BaseException:
+            _close_all(ours)
+            raise
         if "error" in answer:
-            for fd in (stdin_w, stdout_r, stderr_r):
-                os.close(fd)
+            _close_all((*ours, *fds))
             raise RpcError(ErrorCode.CHILD_START, f"the zygote could not fork: {answer['error']}")
-        child = ForkedChild(answer["pid"], StderrBuffer(on_stderr_line))
-        self._children[child.pid] = child
-        if child.pid in self._early_exits:  # it exited before we registered it
-            child.exited_with(self._early_exits.pop(child.pid))
-            self._children.pop(child.pid, None)
+        _close_all(fds[1:])
+        child = ForkedChild(answer["pid"], StderrBuffer(on_stderr_line), fds[0] if fds else None)
+        if child.pid in server.early_exits:  # it exited before we registered it
+            child.exited_with(server.early_exits.pop(child.pid))
+        elif server.lost:  # the zygote died right after answering
+            child.orphan()
+        else:
+            server.children[child.pid] = child
         await child.connect(stdin_w, stdout_r, stderr_r, on_stdout)
         return child
 
     async def close(self) -> None:
-        """Stop the zygote (running children are unaffected: they end on their own)."""
-        if self._control is not None:
-            asyncio.get_running_loop().remove_reader(self._control.fileno())
-            self._control.close()
-            self._control = None
-        if self._process is not None and self._process.returncode is None:
+        """Stop the zygote; children it forked run on, watched through their pidfds."""
+        self._closed = True
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._lost(server)  # closes the control socket, which makes the zygote exit
+        if server.process.returncode is None:
             try:
-                await asyncio.wait_for(self._process.wait(), 5)
+                await asyncio.wait_for(server.process.wait(), 5)
             except TimeoutError:
-                self._process.kill()
-                await self._process.wait()
+                server.process.kill()
+                await server.process.wait()
+
+
+def _close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        os.close(fd)

@@ -10,7 +10,10 @@ directory from the setup pipe — written by the robot, never seen by the zygote
 child's environment (which may hold secret parameters) ever lies in the memory the next
 fork inherits — and becomes exactly what `python -I -m burrow.child` would be: its own
 session, fds 0-2 and nothing else, that environment and directory. The zygote answers with
-the pid and later reports each child's exit status, since it is the children's parent.
+the pid and a pidfd of the child (SCM_RIGHTS), by which the robot can still watch and signal
+the child should the zygote die, and later reports each child's exit status, since it is the
+children's parent. Limits and the account to run as reach the child as its own arguments
+and `$/hello`, as they reach a new interpreter, so both start modes apply them the same way.
 
 It never starts a thread and never imports asyncio, so forking it is safe; a child starts in
 about a millisecond instead of the tens an interpreter start and imports cost.
@@ -114,8 +117,22 @@ def serve(control: socket.socket) -> None:
                 _child(fds, [str(arg) for arg in request["argv"]])
             for fd in fds:
                 os.close(fd)
-            _send(control, {"id": request["id"], "pid": pid})
+            _answer(control, request["id"], pid)
         _reap(control)
+
+
+def _answer(control: socket.socket, request_id: int, pid: int) -> None:
+    """Send the new child's pid with a pidfd, opened before the child can have been reaped."""
+    payload = json.dumps({"id": request_id, "pid": pid}).encode()
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # no pidfds (Linux < 5.3): the robot does not use a zygote there
+        control.send(payload)
+        return
+    try:
+        socket.send_fds(control, [payload], [pidfd])
+    finally:
+        os.close(pidfd)
 
 
 def _reap(control: socket.socket) -> None:

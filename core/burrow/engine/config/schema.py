@@ -31,6 +31,7 @@ from burrow.engine.patterns import PatternError
 
 __all__ = [
     "BotInfo",
+    "ChildLimitsConfig",
     "InputMatcher",
     "InvalidValue",
     "Issue",
@@ -42,6 +43,7 @@ __all__ = [
     "ParameterSet",
     "PluginConfig",
     "PluginTimeOuts",
+    "PrivSepConfig",
     "RobotConfig",
     "RobotTimeOuts",
     "ScheduledJob",
@@ -275,6 +277,78 @@ class ScheduledJob(_Model):
         return schedule.strip()
 
 
+# --- child limits and privilege separation (docs/security.md) ------------------------------
+
+MiB = 1024 * 1024
+PRIVSEP_PROCESSES = 512  # RLIMIT_NPROC of PrivSep children when ChildLimits sets no Processes
+GiB = 1024 * MiB
+_SIZE_UNITS = {"": 1, "k": 1024, "kib": 1024, "m": MiB, "mib": MiB, "g": GiB, "gib": GiB}
+_SIZE = re.compile(r"(\d+)\s*([A-Za-z]*)")
+
+
+def _limit(minimum: int, what: str) -> AfterValidator:
+    """A count limit: 0 for none, else at least `minimum` (less would stop every child)."""
+
+    def check(value: int) -> int:
+        if value < 0 or 0 < value < minimum:
+            raise InvalidValue(
+                f"{value} is too small: a child needs at least {minimum} {what}",
+                f"write {minimum} or more, or 0 for no limit",
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _memory(value: object) -> object:
+    """Read a size in bytes: an integer, or a number with K, M or G (KiB, MiB, GiB)."""
+    hint = "write a size such as '512MiB' or '1GiB' (or bytes), or 0 for no limit"
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (found := _SIZE.fullmatch(value.strip())):
+        unit = found.group(2).lower()
+        if unit not in _SIZE_UNITS:
+            raise InvalidValue(f"unknown size unit {found.group(2)!r}", hint)
+        size = int(found.group(1)) * _SIZE_UNITS[unit]
+    else:
+        raise InvalidValue(f"expected a size, got {value!r}", hint)
+    if size < 0 or 0 < size < 64 * MiB:
+        raise InvalidValue(f"{value!r} is too small: a child needs at least 64MiB", hint)
+    return size
+
+
+class ChildLimitsConfig(_Model):
+    """``ChildLimits``: what each extension child may use; 0 leaves the robot's own limit."""
+
+    cpu_seconds: Annotated[int, _limit(1, "second")] = Field(600, alias="CPUSeconds")
+    memory: Annotated[int, BeforeValidator(_memory)] = GiB
+    open_files: Annotated[int, _limit(16, "open files")] = 1024
+    # Per user, and never enforced for root: unset means PRIVSEP_PROCESSES for children that
+    # run as PrivSep's account and no limit for the others.
+    processes: Annotated[int, _limit(8, "processes (threads count)")] | None = None
+
+    def processes_for(self, unprivileged: bool) -> int:
+        """The RLIMIT_NPROC of a child (0: none), by whether it runs as PrivSep's account."""
+        if self.processes is not None:
+            return self.processes
+        return PRIVSEP_PROCESSES if unprivileged else 0
+
+
+class PrivSepConfig(_Model):
+    """``PrivSep``: the account that children of unprivileged pipelines run as."""
+
+    user: str
+    group: str = ""  # default: the user's primary group
+
+    @field_validator("user")
+    @classmethod
+    def _named(cls, user: str) -> str:
+        """Require an account."""
+        if not user.strip():
+            raise InvalidValue("User is empty", "name an unprivileged account, e.g. nobody")
+        return user.strip()
+
+
 class RobotConfig(_Model):
     """The whole of ``conf/robot.yaml``; an empty file is a valid terminal robot."""
 
@@ -307,6 +381,9 @@ class RobotConfig(_Model):
     time_outs: RobotTimeOuts = RobotTimeOuts()
     time_zone: str = ""
     ready_message: str = ""
+    # Child limits and privilege separation (docs/security.md).
+    child_limits: ChildLimitsConfig = ChildLimitsConfig.model_validate({})
+    priv_sep: PrivSepConfig | None = None
 
     @field_validator("alias")
     @classmethod
