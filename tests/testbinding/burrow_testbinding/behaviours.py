@@ -14,6 +14,7 @@ without a language interpreter:
         - {print: "to the task log", times: 3}     # stdout, which the child sends to stderr
         - {sleep: 0.5}
         - {return: 1}                               # the TaskRetVal (default 0)
+        - {behave: [identity]}        # run a behaviour below with these args; its answer ends it
 
 Without a script, the command (args[0]) of the execution request chooses a transport behaviour:
 
@@ -35,6 +36,9 @@ big BYTES                answer a result of about BYTES bytes
 hang                     ignore SIGTERM and $/cancel and spin until SIGKILL
 garbage                  write an undecodable frame to the parent, then hang
 modules                  answer which start-up-heavy modules the child had imported
+identity                 answer (and Say) the uids, gids and groups, and whether setuid(0) works
+open N                   open /dev/null N times; answer how many opened and why it stopped
+spawn N                  start N sleeping subprocesses; answer how many started and why not
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ def _run_script(
             raise RuntimeError(fill(step["fail"]))
         elif "return" in step:
             return {"ret_val": int(step["return"])}
+        elif "behave" in step:
+            return run({**params, "path": "", "args": fill(step["behave"])}, ctx)
     return {"ret_val": 0}
 
 
@@ -185,6 +191,28 @@ def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
         answer["modules"] = [m for m in heavy if m in _MODULES_AT_IMPORT]
     elif command == "cwd":
         answer["cwd"] = os.getcwd()
+    elif command == "identity":
+        answer["identity"] = _identity()
+        ctx.robot_call("Say", [" ".join(f"{k}={v}" for k, v in answer["identity"].items())])
+    elif command == "open":
+        opened: list[int] = []
+        try:
+            for _ in range(int(rest[0])):
+                opened.append(os.open(os.devnull, os.O_RDONLY))
+        except OSError as exc:
+            answer["failure"] = str(exc)
+        answer["opened"] = len(opened)
+    elif command == "spawn":
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            for _ in range(int(rest[0])):
+                started.append(subprocess.Popen(["sleep", "60"]))
+        except OSError as exc:
+            answer["failure"] = str(exc)
+        answer["spawned"] = len(started)
+        for process in started:
+            process.kill()
+            process.wait()
     else:
         answer = {
             "ret_val": 2,
@@ -204,6 +232,21 @@ def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
     except RpcError as exc:
         refused = str(exc.code)
     return {"config": f"Help: test binding\nRefused: {refused}\n"}
+
+
+def _identity() -> dict[str, Any]:
+    """Who this process is, and whether it can make itself root."""
+    found: dict[str, Any] = {
+        "uids": list(os.getresuid()),
+        "gids": list(os.getresgid()),
+        "groups": sorted(os.getgroups()),
+    }
+    try:
+        os.setuid(0)
+        found["setuid0"] = "succeeded"
+    except PermissionError as exc:
+        found["setuid0"] = f"refused ({exc.strerror})"
+    return found
 
 
 def _fds() -> dict[str, str]:
