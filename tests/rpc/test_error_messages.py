@@ -4,6 +4,7 @@ message, whatever frame or exception it came from."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,11 @@ import pytest
 
 from burrow.bindings.spec import Binding
 from burrow.rpc.child_session import BlockingSession
-from burrow.rpc.codec import Request, Response, encode
+from burrow.rpc.codec import FrameDecoder, Request, Response, encode
 from burrow.rpc.errors import (
     NO_MESSAGE,
     ErrorCode,
+    ProtocolError,
     RpcError,
     describe_exception,
 )
@@ -47,11 +49,12 @@ def test_an_exception_is_described_by_its_type_when_it_has_no_text(exc, text) ->
 
 async def _answer_one_request_with(error: Any) -> RpcError:
     """Send a request through a real parent session and feed it the peer's raw error frame."""
+    frame = error if isinstance(error, bytes) else encode(Response(0, error, None))
     written: list[bytes] = []
     session = AsyncSession(written.append, on_request=lambda r: None, on_notification=print)
     task = asyncio.ensure_future(session.request("lua_run", [{}]))
     await asyncio.sleep(0)
-    session.feed(encode(Response(0, error, None)))
+    session.feed(frame)
     with pytest.raises(RpcError) as caught:
         await asyncio.wait_for(task, 5)
     return caught.value
@@ -125,3 +128,27 @@ def test_a_script_error_with_a_blank_message_says_so(
     assert result.error.code == ErrorCode.EXTENSION_ERROR
     assert result.error.message == message
     assert result.error.data["file"] == str(script)
+
+
+def test_frames_nested_a_thousand_deep_are_described_without_recursing() -> None:
+    deep = b"\x91" * 1020 + b"\xc0"  # [[[...[nil]...]]]: repr() would exceed the recursion limit
+    response = b"\x94\x01\x00"  # [1, msgid 0, error, result]
+    malformed = run(_answer_one_request_with(response + deep + b"\xc0"))
+    assert malformed.code == ErrorCode.PROTOCOL_ERROR
+    assert malformed.message.startswith("malformed error object: [[[")
+    error_map = b"\x82\xa4code\xaeinternal_error\xa4data" + deep  # {code, data: deep}
+    blank = run(_answer_one_request_with(response + error_map + b"\xc0"))
+    assert blank.message.startswith(NO_MESSAGE) and len(blank.message) < 300
+    for frame, why in [
+        (b"\x94\x00" + deep + b"\xa1m\x90", "msgid must be an unsigned 32-bit integer, got [[["),
+        (b"\x94\x00\x00" + deep + b"\x90", "method must be a non-empty string, got [[["),
+        (b"\x95" + deep + b"\xc0\xc0\xc0\xc0", "not a request, response or notification: [[["),
+    ]:
+        with pytest.raises(ProtocolError, match=re.escape(why)):
+            FrameDecoder().feed(frame)
+
+
+def test_an_undecodable_frame_names_the_decoders_exception() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        FrameDecoder().feed(b"\x91" * 100_000)  # deeper than msgpack's own stack
+    assert caught.value.message == "undecodable frame: StackError (without a message)"

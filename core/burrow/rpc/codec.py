@@ -6,9 +6,11 @@ unpacker fed with whatever one `os.read` returned, and never assumes one read is
 
 from __future__ import annotations
 
+import sys
+
 import msgpack
 
-from burrow.rpc.errors import ProtocolError
+from burrow.rpc.errors import ProtocolError, describe_exception, shown
 
 # The child imports this module on every start, so it avoids `typing` and `dataclasses`
 # (together several milliseconds); mypy honours a local TYPE_CHECKING constant.
@@ -106,7 +108,7 @@ def encode(message: Message, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> bytes:
     try:
         data: bytes = msgpack.packb(obj, use_bin_type=True, datetime=False)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ProtocolError(f"cannot encode message: {exc}") from exc
+        raise ProtocolError(f"cannot encode message: {describe_exception(exc)}") from exc
     if len(data) > max_size:
         raise ProtocolError(
             f"message of {len(data)} bytes exceeds the limit of {max_size} bytes",
@@ -135,17 +137,17 @@ def _parse(obj: Any) -> Message:
         _check_method(method)
         _check_params(params)
         return Notification(method, params)
-    raise ProtocolError(f"not a request, response or notification: {obj!r:.200}")
+    raise ProtocolError(f"not a request, response or notification: {shown(obj)}")
 
 
 def _check_msgid(msgid: Any) -> None:
     if not isinstance(msgid, int) or isinstance(msgid, bool) or not 0 <= msgid <= MAX_MSGID:
-        raise ProtocolError(f"msgid must be an unsigned 32-bit integer, got {msgid!r:.50}")
+        raise ProtocolError(f"msgid must be an unsigned 32-bit integer, got {shown(msgid, 50)}")
 
 
 def _check_method(method: Any) -> None:
     if not isinstance(method, str) or not method:
-        raise ProtocolError(f"method must be a non-empty string, got {method!r:.50}")
+        raise ProtocolError(f"method must be a non-empty string, got {shown(method, 50)}")
 
 
 def _check_params(params: Any) -> None:
@@ -154,6 +156,7 @@ def _check_params(params: Any) -> None:
 
 
 _FEED_SLICE = 64 * 1024
+_MAX_BUFFER = sys.maxsize  # the unpacker's limit is a C ssize_t
 
 
 class FrameDecoder:
@@ -166,7 +169,9 @@ class FrameDecoder:
         # whole; the exact size of each complete frame is checked with tell() below.
         self._unpacker = msgpack.Unpacker(
             raw=False,
-            max_buffer_size=max_size + _FEED_SLICE,
+            # A limit beyond what the unpacker can represent (a peer's hello may ask for 2**64)
+            # means no limit of ours: the platform's size limit applies.
+            max_buffer_size=min(max_size + _FEED_SLICE, _MAX_BUFFER),
             strict_map_key=False,
             timestamp=0,
         )
@@ -198,7 +203,7 @@ class FrameDecoder:
             except msgpack.OutOfData:
                 return
             except Exception as exc:  # msgpack raises several types for corrupt input
-                raise ProtocolError(f"undecodable frame: {exc}") from exc
+                raise ProtocolError(f"undecodable frame: {describe_exception(exc)}") from exc
             end = self._unpacker.tell()
             size, self._offset = end - self._offset, end
             if size > self.max_size:

@@ -43,6 +43,14 @@ def describe_exception(exc: BaseException) -> str:
     return f"{name} (without a message)" if shown == f"{name}()" else f"{shown} (without a message)"
 
 
+def shown(value: Any, limit: int = 200) -> str:
+    """A short repr of what a peer sent, for an error message: bounded in depth and length, so
+    a frame nested a thousand deep cannot raise RecursionError where `repr` would."""
+    import reprlib  # only on error paths
+
+    return reprlib.repr(value)[:limit]
+
+
 class RpcError(Exception):
     """An error with a protocol code, a message for people and optional structured data.
 
@@ -72,7 +80,7 @@ class RpcError(Exception):
     def from_map(cls, error: Any) -> RpcError:
         """Build an error from the other side's error map, tolerating malformed maps."""
         if not isinstance(error, dict):
-            return cls(ErrorCode.PROTOCOL_ERROR, f"malformed error object: {error!r:.200}")
+            return cls(ErrorCode.PROTOCOL_ERROR, f"malformed error object: {shown(error)}")
         code = error.get("code")
         message = error.get("message")
         code_text = code if isinstance(code, str) and code else ErrorCode.INTERNAL_ERROR
@@ -81,7 +89,7 @@ class RpcError(Exception):
         except ValueError:
             pass  # an unknown code from a newer peer is kept as its string
         if not isinstance(message, str) or not message.strip():
-            message = f"{NO_MESSAGE} (the peer sent {error!r:.200})"
+            message = f"{NO_MESSAGE} (the peer sent {shown(error)})"
         return cls(code_text, message, error.get("data"))
 
 
