@@ -108,8 +108,6 @@ def identity_problems(
         problems.append(f"it keeps the supplementary groups {report.get('groups')!r}")
     if report.get("regained_root") is not False:
         problems.append("setuid(0) did not fail in it")
-    if report.get("cwd_readable") is False:
-        problems.append("it cannot read its working directory")
     loaded = hello.get("bindings") if isinstance(hello, dict) else None
     errors = hello.get("binding_errors") or {} if isinstance(hello, dict) else {}
     for name in sorted(bindings):
@@ -191,6 +189,10 @@ async def self_check(
     for spawner in spawners:
         hello = await probe(identity, workdir, spawner, python)
         problems = identity_problems(hello, identity, bindings)
+        report = hello.get("identity")
+        if isinstance(report, dict) and report.get("cwd_readable") is False:
+            # Only here: a pipeline may still choose a folder of its own for its children.
+            problems.append(f"it cannot read its working directory {workdir}")
         if problems:
             how = "forked by the zygote" if spawner is not None else "started as an interpreter"
             raise PrivSepError(
