@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,8 +16,10 @@ from burrow.rpc.codec import (
     Response,
     encode,
 )
-from burrow.rpc.errors import ProtocolError, RpcError
+from burrow.rpc.errors import ErrorCode, ProtocolError, RpcError, describe_exception
 from burrow.rpc.session import MsgidAllocator, error_response
+
+log = logging.getLogger(__name__)
 
 NotificationHandler = Callable[[Notification], None]
 
@@ -46,7 +49,12 @@ class AsyncSession:
         self.closed: BaseException | None = None
 
     def feed(self, data: bytes) -> None:
-        """Take bytes from the transport and dispatch every message they complete."""
+        """Take bytes from the transport and dispatch every message they complete.
+
+        Nothing raised here may escape: this runs in the transport's callback, where an
+        exception would only be logged by the event loop while the session lived on with the
+        rest of the read dropped. Any failure closes the session with a typed error instead.
+        """
         if self.closed is not None:
             return
         try:
@@ -54,6 +62,9 @@ class AsyncSession:
                 self._dispatch(message)
         except ProtocolError as exc:
             self.close(exc)
+        except Exception as exc:  # a handler bug fails this session only, logged
+            log.exception("serving a message from the child failed")
+            self.close(RpcError(ErrorCode.INTERNAL_ERROR, describe_exception(exc)))
 
     def _dispatch(self, message: Message) -> None:
         if isinstance(message, Response):

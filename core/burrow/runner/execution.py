@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from burrow.bindings.spec import Binding
 from burrow.constants import TaskRetVal
 from burrow.rpc.codec import DEFAULT_MAX_MESSAGE_SIZE, Notification, Request
-from burrow.rpc.errors import ErrorCode, RpcError, describe_exception
+from burrow.rpc.errors import ErrorCode, RpcError, describe_exception, shown
 from burrow.rpc.parent_session import AsyncSession
 from burrow.runner.environment import child_environment
 from burrow.runner.limits import ChildLimits, cpu_limit_message
@@ -232,7 +232,7 @@ class Execution:
 
     def _check_hello(self, hello: Any) -> None:
         if not isinstance(hello, dict) or hello.get("version") != PROTOCOL_VERSION:
-            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"bad $/hello answer: {hello!r:.200}")
+            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"bad $/hello answer: {shown(hello)}")
         if self.spec.identity is not None:
             # The child checks its own drop; the robot checks it again on every child.
             problems = identity_problems(hello, self.spec.identity)
@@ -248,6 +248,8 @@ class Execution:
         if not isinstance(methods, list) or self.spec.method not in methods:
             errors = hello.get("binding_errors") or {}
             why = errors.get(name) if isinstance(errors, dict) else None
+            if not isinstance(why, str):  # the child's text, if it sent text at all
+                why = shown(why) if why else None
             raise RpcError(
                 ErrorCode.METHOD_NOT_FOUND,
                 f"the child cannot serve {self.spec.method!r}: "
@@ -257,7 +259,7 @@ class Execution:
 
     def _accept(self, answer: Any, result: ExecutionResult) -> None:
         if not isinstance(answer, dict):
-            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"{self.spec.method} answered {answer!r:.200}")
+            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"{self.spec.method} answered {shown(answer)}")
         result.result = answer
         if self.spec.is_get_config:
             if not isinstance(answer.get("config"), str):
@@ -269,7 +271,8 @@ class Execution:
         ret_val = answer.get("ret_val")
         if not isinstance(ret_val, int) or isinstance(ret_val, bool):
             raise RpcError(
-                ErrorCode.PROTOCOL_ERROR, f"a _run result needs an int 'ret_val', got {ret_val!r}"
+                ErrorCode.PROTOCOL_ERROR,
+                f"a _run result needs an int 'ret_val', got {shown(ret_val, 80)}",
             )
         result.ret_val = ret_val
         error = answer.get("error")
@@ -332,7 +335,8 @@ class Execution:
     async def _serve(self, request: Request) -> dict[str, Any]:
         if request.method != "robot_call":
             raise RpcError(
-                ErrorCode.METHOD_NOT_FOUND, f"the robot serves no method {request.method!r}"
+                ErrorCode.METHOD_NOT_FOUND,
+                f"the robot serves no method {shown(request.method, 80)}",
             )
         if self._stop.is_set():
             raise RpcError(ErrorCode.INTERRUPTED, "this execution is being stopped")
@@ -357,7 +361,7 @@ class Execution:
         except RpcError:
             raise
         except Exception as exc:  # a Robot API bug fails the call, not the robot
-            log.exception("robot_call %s failed", method)
+            log.exception("robot_call %s failed", shown(method, 80))
             raise RpcError(
                 ErrorCode.ROBOT_CALL_FAILED, f"{method}: {describe_exception(exc)}"
             ) from exc
@@ -371,7 +375,11 @@ class Execution:
         params = notification.params[0] if len(notification.params) == 1 else None
         if isinstance(params, dict):
             level = params.get("level")
-            self._on_log(level if isinstance(level, int) else 2, str(params.get("message", "")))
+            message = params.get("message", "")
+            self._on_log(
+                level if isinstance(level, int) and not isinstance(level, bool) else 2,
+                message if isinstance(message, str) else shown(message),  # no str() of any depth
+            )
 
 
 def _child_exit(status: int | None, stderr_tail: str, spec: ExecutionSpec) -> RpcError:
