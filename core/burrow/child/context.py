@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from burrow.rpc.errors import ErrorCode, RpcError
+from burrow.rpc.errors import ErrorCode, RpcError, shown
 
 TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
 if TYPE_CHECKING:
@@ -53,7 +53,9 @@ class ExecutionContext:
         finally:
             self.interruptible = was_interruptible
         if not isinstance(result, dict):
-            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"robot_call {method} answered {result!r:.80}")
+            raise RpcError(
+                ErrorCode.PROTOCOL_ERROR, f"robot_call {method} answered {shown(result, 80)}"
+            )
         return result
 
     def log(self, level: int, message: str) -> None:

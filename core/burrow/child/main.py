@@ -23,6 +23,7 @@ from burrow.rpc.errors import (
     ProtocolError,
     RpcError,
     describe_exception,
+    shown,
 )
 
 TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
@@ -102,7 +103,7 @@ def apply_limits(limits: dict[str, Any]) -> None:
             soft, hard = min(soft, current), min(hard, current)
         try:
             resource.setrlimit(which, (soft, hard))
-        except (ValueError, OSError) as exc:
+        except (ValueError, OverflowError, OSError) as exc:  # 2**63 overflows an rlim_t
             raise ValueError(f"cannot set the {name} limit to {value}: {exc}") from None
 
 
@@ -238,7 +239,7 @@ class Child:
                     first.msgid,
                     ErrorCode.UNSUPPORTED_VERSION,
                     f"this child speaks protocol versions {list(PROTOCOL_VERSIONS)}, "
-                    f"the parent offered {versions!r}",
+                    f"the parent offered {shown(versions, 80)}",
                     {"supported": list(PROTOCOL_VERSIONS)},
                 )
             )
@@ -303,7 +304,7 @@ class Child:
                 _error(
                     request.msgid,
                     ErrorCode.METHOD_NOT_FOUND,
-                    f"no binding in this child serves {request.method!r} (known: {known})",
+                    f"no binding in this child serves {shown(request.method, 80)} (known: {known})",
                 )
             )
             return

@@ -15,7 +15,7 @@ from burrow.rpc.codec import (
     Response,
     encode,
 )
-from burrow.rpc.errors import ConnectionClosed, ProtocolError, RpcError
+from burrow.rpc.errors import ConnectionClosed, ProtocolError, RpcError, describe_exception
 from burrow.rpc.session import MsgidAllocator, error_response
 
 TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
@@ -87,6 +87,10 @@ class BlockingSession:
             self._inbox.put(exc)
         except OSError as exc:
             self._inbox.put(ConnectionClosed(f"reading the stream failed: {exc}"))
+        except BaseException as exc:  # noqa: BLE001 - the main thread must hear the end
+            # Whatever stopped this thread, the main thread blocks on the inbox: without an
+            # item there it would wait for ever, and the child would hang instead of exiting.
+            self._inbox.put(ProtocolError(f"reading the stream failed: {describe_exception(exc)}"))
 
     def next_message(self) -> Message:
         """Block for the next message; raise ConnectionClosed or ProtocolError at the end."""
