@@ -88,7 +88,9 @@ def test_one_huge_log_line_is_cut_to_the_line_limit_and_says_how_much(tmp_path: 
 def test_the_log_budget_counts_bytes_not_characters(tmp_path: Path) -> None:
     # 100 lines of 2,000 three-byte characters: 200,000 characters (under the 256 KiB budget
     # if characters were counted) but 600,000 bytes.
-    replies, text = run_extension(tmp_path, "- [Log, 2, \"='€' * 2000\"]\n" * 100 + "- [Say, done]\n")
+    replies, text = run_extension(
+        tmp_path, "- [Log, 2, \"='€' * 2000\"]\n" * 100 + "- [Say, done]\n"
+    )
     assert replies == ["done"]
     assert "log limit reached" in text
     size = len(text.encode())
@@ -110,9 +112,7 @@ FORGERIES = [
 
 def _yaml(text: str) -> str:
     """A double-quoted YAML scalar for `text` (YAML escapes are a superset of these)."""
-    escaped = "".join(
-        c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in text
-    )
+    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" for c in text)
     return f'"{escaped}"'
 
 
