@@ -372,7 +372,7 @@ CALLS = {
             m.datum = deep;
             bot.UpdateDatum(m);
             """,
-            "",
+            "MalformedRequest: a value nests deeper than 100 levels",
         ),
         "bigint": (
             "const m = bot.CheckoutDatum('big', true); m.datum = {n: 10n}; bot.UpdateDatum(m)",

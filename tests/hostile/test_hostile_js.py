@@ -206,3 +206,49 @@ def test_unbounded_recursion_is_a_clear_error(h: HostileRobot) -> None:
         "Sorry, 'recurse' failed with MechanismFail: extension_error: "
         "RangeError: Maximum call stack size exceeded"
     )
+
+
+# -- J2b. a request of the wrong shape is refused by name, never with Python's own words -------
+
+MALFORMED = FORGE.split("const probes", 1)[0] + """
+const shapes = [
+  () => { Object.prototype.toJSON = function () { return "just a string"; }; },
+  () => forge({ op: "call", method: "Say", args: "not a list" }),
+  () => forge({ op: "call", method: 42, args: [] }),
+  () => forge({ op: "call", method: "Say", args: ["x"], options: "loud" }),
+  () => forge({ op: "log", level: "loud", message: "x" }),
+  () => forge({ op: "require", name: 1, base: [] }),
+  () => forge({ op: "teleport" }),
+];
+const seen = shapes.map((arm) => {
+  arm();
+  try { bot.Say("carrier"); return "accepted"; }
+  catch (e) { return String(e); }
+  finally { delete Object.prototype.toJSON; }
+});
+bot.Say(seen.join("|"));
+"""
+
+
+def test_malformed_bridge_requests_get_clear_errors(h: HostileRobot) -> None:
+    h.plugin("shapes", MALFORMED)
+
+    async def case(h: HostileRobot) -> str:
+        await h.hostile("bob", ";shapes")
+        found = await h.first(lambda m: m.text.startswith("Error: "), 0, 15)
+        await h.alive()
+        assert found is not None, h.said()
+        return found.text
+
+    said = h.play(case)
+    lines = said.split("|")
+    assert lines == [
+        "Error: MalformedRequest: the request is not an object (was toJSON replaced on a"
+        " prototype?)",
+        "Error: MalformedRequest: Say: arguments must be a list, not the string 'not a list'",
+        "Error: MalformedRequest: a Robot method name is a string, not a number",
+        "Error: MalformedRequest: Say: options are an object, not the string 'loud'",
+        "Error: MalformedRequest: a log level must be an integer, not the string 'loud'",
+        "Error: MalformedRequest: require takes a module name and a base folder (strings)",
+        "Error: MalformedRequest: unknown operation the string 'teleport'",
+    ], said

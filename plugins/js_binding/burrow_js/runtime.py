@@ -268,7 +268,20 @@ class _Extension:
     # --- the bridge: served on the V8 thread while JavaScript waits ---------------------------
 
     def _serve(self, request: str) -> str:
-        message = json.loads(request, parse_int=_wire_int)
+        # The request is built by the prelude, but an extension can still shape it (a toJSON
+        # on Object.prototype rewrites what JSON.stringify sends), so nothing in it is trusted:
+        # each field is checked here, and the robot checks every call it serves.
+        try:
+            message = json.loads(request, parse_int=_wire_int)
+        except RecursionError:
+            raise MalformedRequest(f"a value nests deeper than {MAX_DEPTH} levels") from None
+        except ValueError as exc:
+            raise MalformedRequest(f"the request is not JSON ({exc})") from None
+        if not isinstance(message, dict):
+            raise MalformedRequest(
+                "the request is not an object (was toJSON replaced on a prototype?)"
+            )
+        _check_depth(message, MAX_DEPTH + 2)  # the request and its args wrap the values
         if "\\ud" in request or "\\uD" in request:
             # JSON.stringify escapes a lone surrogate ("\\ud800"); the wire carries UTF-8 only.
             message = _well_formed(message)
@@ -276,24 +289,36 @@ class _Extension:
         if op == "call":
             answer = self._robot_call(message)
         elif op == "log":
-            self._safe_log(int(message.get("level", 2)), str(message.get("message", "")))
+            level, text = message.get("level", 2), message.get("message", "")
+            if not isinstance(level, int) or isinstance(level, bool):
+                raise MalformedRequest(f"a log level must be an integer, not {_json_kind(level)}")
+            self._safe_log(level, text if isinstance(text, str) else json.dumps(text)[:200])
             answer = {}
         elif op == "require":
-            answer = self._require(str(message.get("name", "")), str(message.get("base", "")))
+            name, base = message.get("name", ""), message.get("base", "")
+            if not isinstance(name, str) or not isinstance(base, str):
+                raise MalformedRequest("require takes a module name and a base folder (strings)")
+            answer = self._require(name, base)
         else:
-            raise ValueError(f"unknown bridge operation {op!r}")
+            raise MalformedRequest(f"unknown operation {_json_kind(op)}")
         try:
             return json.dumps(answer, default=_jsonable, allow_nan=False)
         except ValueError:  # JSON.parse knows no NaN or Infinity: null, as JSON.stringify does
             return json.dumps(_finite(answer), default=_jsonable)
 
     def _robot_call(self, message: dict[str, Any]) -> dict[str, Any]:
-        method = str(message.get("method", ""))
+        method, args = message.get("method", ""), message.get("args") or []
+        options = message.get("options") or None
+        if not isinstance(method, str) or not method:
+            raise MalformedRequest(f"a Robot method name is a string, not {_json_kind(method)}")
+        if not isinstance(args, list):
+            raise MalformedRequest(f"{method}: arguments must be a list, not {_json_kind(args)}")
+        if options is not None and not isinstance(options, dict):
+            raise MalformedRequest(f"{method}: options are an object, not {_json_kind(options)}")
         if self._configure:
             raise RpcError(ErrorCode.INVALID_STATE, "no Robot API during _configure")
-        options = message.get("options") or None
         try:
-            return {"result": self._ctx.robot_call(method, message.get("args") or [], options)}
+            return {"result": self._ctx.robot_call(method, args, options)}
         except Canceled:
             raise  # the script must stop, not carry on with a zero value
         except RpcError as exc:
@@ -336,6 +361,38 @@ class _Extension:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+MAX_DEPTH = 100  # levels of nesting in a value sent to the robot, as in the Lua binding
+
+
+class MalformedRequest(ValueError):
+    """A bridge request that the prelude would never send: thrown in JavaScript as an Error."""
+
+
+def _json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JavaScript's words, for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _check_depth(value: Any, limit: int) -> None:
+    """Refuse a value nested deeper than `limit` levels, without recursing."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise MalformedRequest(f"a value nests deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
 
 
 def _limit_data() -> int:

@@ -6,7 +6,9 @@
   "use strict";
   const bridge = globalThis.__burrow_bridge;
   delete globalThis.__burrow_bridge;
-  // Captured now: an extension that replaces JSON or Object later changes nothing here.
+  // Captured now, so that replacing JSON or Object later does not reach the bridge itself.
+  // A toJSON on a prototype can still reshape a request, so the Python side checks every
+  // field of every request, and the robot checks every call it serves.
   const stringify = JSON.stringify;
   const parse = JSON.parse;
   const hasOwn = Object.hasOwn;
