@@ -142,14 +142,21 @@ def test_added_command_needing_authorization_asks_the_authorizer_about_bob(harne
 
 @pytest.mark.parametrize("method", ["SpawnJob", "AddJob"])
 def test_an_admin_only_job_reached_for_bob_is_refused(harness, method) -> None:
-    _job(harness, "restricted", "    - [Say, 'job ran for {bot[user]}']\n", "Quiet: true\nRequireAdmin: true\n")
+    _job(
+        harness,
+        "restricted",
+        "    - [Say, 'job ran for {bot[user]}']\n",
+        "Quiet: true\nRequireAdmin: true\n",
+    )
     _plugin(harness, "starter", "start", f"    - [{method}, restricted]\n")
     heard = _conversation(harness, ("bob", ";start"), ("alice", ";start"))
     assert heard == ["Sorry, you are not allowed to run job 'restricted'", "job ran for alice"]
 
 
 def test_a_job_limited_to_users_is_refused_to_others_by_run_job(harness) -> None:
-    _job(harness, "mine", "    - [Say, 'job ran for {bot[user]}']\n", "Quiet: true\nUsers: ['al*']\n")
+    _job(
+        harness, "mine", "    - [Say, 'job ran for {bot[user]}']\n", "Quiet: true\nUsers: ['al*']\n"
+    )
     heard = _conversation(harness, ("bob", ";run job mine"), ("alice", ";run job mine"))
     assert heard == ["Sorry, you are not allowed to run job 'mine'", "job ran for alice"]
 

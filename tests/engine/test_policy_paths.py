@@ -46,6 +46,6 @@ def test_a_pipeline_with_no_user_runs_admin_commands_but_never_skips_authorizer_
         PluginPolicy(name="p", elevate_immediate_commands=frozenset({"go"})),
     ):
         assert check_unattended(policy, "go").code is DecisionCode.NO_USER
-    assert check_unattended(PluginPolicy(name="p", elevated_commands=frozenset({"x"})), "go").code is (
-        DecisionCode.OK
-    )
+    assert check_unattended(
+        PluginPolicy(name="p", elevated_commands=frozenset({"x"})), "go"
+    ).code is (DecisionCode.OK)

@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import itertools
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,7 +356,7 @@ class Pipeline:
                     LogLevel.Error, f"{task.name} stderr tail: {result.stderr_tail.strip()[-1000:]}"
                 )
             # The user gets the short form: the extension's file name, not the robot's layout.
-            self.last_error = detail.replace(str(task.path), task.path.name)
+            self.last_error = for_users(detail, task.path)
         return result.ret_val
 
     async def _report_failure(self, failed: TaskRun, ret: int) -> None:
@@ -501,6 +502,20 @@ def exportable_parameter(name: str) -> bool:
         and name not in _RESERVED_NAMES
         and not name.upper().startswith(_RESERVED_PREFIXES)
     )
+
+
+def for_users(detail: str, path: Path) -> str:
+    """An error as a chat user sees it: the extension's file name, not the robot's layout.
+
+    Besides the full path, Lua shortens a long chunk name to `...` and its tail, which names
+    the robot's folders just the same.
+    """
+    full, name = str(path), path.name
+
+    def shorten(found: re.Match[str]) -> str:
+        return name if full.endswith(found.group(1) + name) else found.group(0)
+
+    return re.sub(r"\.\.\.(\S*?)" + re.escape(name), shorten, detail.replace(full, name))
 
 
 def _ret_name(ret: int) -> str:
