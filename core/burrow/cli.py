@@ -59,7 +59,12 @@ def _cmd_bindings(args: argparse.Namespace) -> int:
 
 
 # What the robot keeps in its state folder, and whether each is a folder.
-_STATE_ENTRIES = {"logs": True, "robot.log": False, "terminal_history": False}
+_STATE_ENTRIES = {
+    "logs": True,
+    "robot.log": False,
+    "terminal_history": False,
+    "config-cache.sqlite3": False,
+}
 _FIX_ACCESS = (
     "let the robot's user write there (or fix the file system), or give --state another folder"
 )
@@ -108,14 +113,14 @@ def _setup_logging(state_dir: Path, verbose: bool) -> None:
     )
 
 
-async def _run_robot(robot_dir: Path, state_dir: Path | None) -> int:
+async def _run_robot(robot_dir: Path, state_dir: Path | None, config_cache: bool = True) -> int:
     from burrow.brain import BrainError
     from burrow.connectors import connector_factories
     from burrow.connectors.terminal import history_file
     from burrow.engine.config import ConfigError
     from burrow.engine.robot import Robot
 
-    robot = Robot(robot_dir, state_dir=state_dir)
+    robot = Robot(robot_dir, state_dir=state_dir, config_cache=config_cache)
     try:
         await robot.load()
     except (ConfigError, BrainError) as exc:
@@ -153,7 +158,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"burrow: the state folder {state_dir} cannot be used: {problem}", file=sys.stderr)
         return 2
     _setup_logging(state_dir, args.verbose)
-    return asyncio.run(_run_robot(robot_dir, state_dir))
+    return asyncio.run(_run_robot(robot_dir, state_dir, not args.no_config_cache))
 
 
 def _cmd_transcript(args: argparse.Namespace) -> int:
@@ -194,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder holding conf/robot.yaml (none: embedded defaults)",
     )
     run.add_argument("--state", metavar="DIR", help="state folder (default: ROBOT_DIR/state)")
+    run.add_argument(
+        "--no-config-cache",
+        action="store_true",
+        help="ask every extension for its default configuration instead of taking unchanged "
+        "ones from STATE/config-cache.sqlite3 (the fresh answers replace the cached ones)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
     run.set_defaults(handler=_cmd_run)
 

@@ -1,7 +1,8 @@
 """The task catalog: every plugin, job and task the robot knows, built once at start-up.
 
-File-backed plugins and jobs get their default configuration from a `_get_config` child, merged
-under the robot's `conf/plugins/NAME.yaml` / `conf/jobs/NAME.yaml`. Anything wrong with one
+File-backed plugins and jobs get their default configuration from a `_get_config` child (or,
+while nothing it depends on has changed, from the configuration cache, burrow.engine.config_cache),
+merged under the robot's `conf/plugins/NAME.yaml` / `conf/jobs/NAME.yaml`. Anything wrong with one
 task disables that task with a reason the operator can read; the robot still starts.
 """
 
@@ -9,12 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from burrow import __version__
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding, BindingError
 from burrow.engine.addressing import AddressMode
@@ -26,8 +31,10 @@ from burrow.engine.config import (
     finalize_job,
     finalize_plugin,
 )
+from burrow.engine.config_cache import ConfigCache, file_sha256, tree_digest
 from burrow.engine.matching import CommandMatcher, MessageMatcher, PluginRoutes
 from burrow.engine.policy import PluginPolicy
+from burrow.runner.environment import child_environment
 from burrow.runner.execution import GET_CONFIG_TIMEOUT, Execution, ExecutionSpec
 from burrow.runner.limits import ChildLimits
 from burrow.runner.privsep import ChildIdentity
@@ -179,9 +186,13 @@ async def build_catalog(
     registry: BindingRegistry,
     builtins: Mapping[str, TaskDef],
     fetch_config: ConfigFetcher,
-    concurrency: int = 4,
+    concurrency: int | None = None,
 ) -> Catalog:
-    """Build the catalog: declare every task, fetch default configs, finalize, route."""
+    """Build the catalog: declare every task, fetch default configs, finalize, route.
+
+    At most `concurrency` default configurations are fetched at once (default: twice the
+    usable CPUs, at least 4): a `_get_config` child is mostly CPU.
+    """
     catalog = Catalog(dict(builtins))
     robot = loaded.config
     declared = [
@@ -204,7 +215,7 @@ async def build_catalog(
                 task.disabled = str(exc)
         catalog.tasks[name] = task
 
-    limit = asyncio.Semaphore(concurrency)
+    limit = asyncio.Semaphore(concurrency or max(4, 2 * len(os.sched_getaffinity(0))))
 
     async def finalize(task: TaskDef) -> None:
         async with limit:
@@ -219,6 +230,8 @@ async def build_catalog(
 
     pending = [t for t in catalog.tasks.values() if not t.disabled and t.builtin is None]
     await asyncio.gather(*(finalize(t) for t in pending))
+    if isinstance(fetch_config, DefaultConfigReader):
+        fetch_config.finish()
     for task in catalog.tasks.values():
         if task.disabled:
             log.warning("%s %r is disabled: %s", task.kind, task.name, task.disabled)
@@ -245,6 +258,18 @@ def _finalize_task(loaded: LoadedRobot, task: TaskDef, default: str | None) -> N
             task.disabled = "Disabled: true in its configuration" if job.disabled else ""
 
 
+def _get_config_params(task: TaskDef, workdir: Path, lib_paths: list[str]) -> dict[str, Any]:
+    """The params of a task's `_get_config` request."""
+    return {
+        "path": str(task.path),
+        "name": task.name,
+        "kind": str(task.kind),
+        "bot": {},
+        "lib_paths": lib_paths,
+        "workdir": str(workdir),
+    }
+
+
 async def fetch_default_config(
     task: TaskDef,
     workdir: Path,
@@ -262,14 +287,7 @@ async def fetch_default_config(
     spec = ExecutionSpec(
         binding=task.binding,
         method=task.binding.get_config_method(),
-        params={
-            "path": str(task.path),
-            "name": task.name,
-            "kind": str(task.kind),
-            "bot": {},
-            "lib_paths": lib_paths,
-            "workdir": str(workdir),
-        },
+        params=_get_config_params(task, workdir, lib_paths),
         workdir=workdir,
         timeout=GET_CONFIG_TIMEOUT,
         limits=limits or ChildLimits(),
@@ -283,6 +301,86 @@ async def fetch_default_config(
         task.disabled = f"its default configuration could not be read: {detail}"
         return None
     return result.config
+
+
+@dataclass
+class DefaultConfigReader:
+    """Reads each extension's default configuration for `build_catalog`.
+
+    From `cache` while nothing the answer depends on has changed, else in a `_get_config`
+    child, whose successful answer then goes to the cache (docs/operations.md, "Configuration
+    cache"). Without a cache, every extension is asked.
+    """
+
+    workdir: Path
+    lib_paths: list[str]
+    spawner: Spawner | None = None
+    limits: Callable[[bool], ChildLimits] | None = None  # by `privileged`
+    identity: Callable[[bool], ChildIdentity | None] | None = None  # by `privileged`
+    cache: ConfigCache | None = None
+    children: int = 0  # `_get_config` children run
+    _lib_digest: str | None = field(default=None, repr=False)
+
+    async def __call__(self, task: TaskDef) -> str | None:
+        """The default configuration of `task`, or None with `task.disabled` saying why."""
+        limits = self.limits(task.privileged) if self.limits is not None else ChildLimits()
+        identity = self.identity(task.privileged) if self.identity is not None else None
+        inputs: dict[str, str] | None = None
+        if self.cache is not None:
+            try:
+                inputs = self.inputs(task, limits, identity)
+            except OSError as exc:  # unreadable now: the child will say why, and nothing is kept
+                log.debug("%s %r: not cached: %s", task.kind, task.name, exc)
+            else:
+                cached = self.cache.lookup(str(task.kind), task.name, inputs)
+                if cached is not None:
+                    return cached
+        self.children += 1
+        config = await fetch_default_config(
+            task, self.workdir, self.lib_paths, self.spawner, limits, identity
+        )
+        if self.cache is not None:
+            if config is None or inputs is None:
+                self.cache.forget(str(task.kind), task.name)
+            else:
+                self.cache.store(str(task.kind), task.name, inputs, config)
+        return config
+
+    def inputs(
+        self, task: TaskDef, limits: ChildLimits, identity: ChildIdentity | None
+    ) -> dict[str, str]:
+        """Everything a task's `_get_config` answer depends on: its cache key.
+
+        The file is hashed before the child reads it, so an edit racing the start leaves a
+        stale key, never a wrong answer under the current one.
+        """
+        assert task.binding is not None and task.path is not None
+        if self._lib_digest is None:
+            self._lib_digest = tree_digest(self.lib_paths)
+        binding = task.binding
+        request = {
+            "method": binding.get_config_method(),
+            "params": _get_config_params(task, self.workdir, self.lib_paths),
+        }
+        return {
+            "file sha256": file_sha256(task.path),
+            "request": json.dumps(request, sort_keys=True),
+            "binding": binding.name,
+            "binding distribution": binding.distribution,
+            "binding version": binding.version,
+            "burrow version": __version__,
+            "python": f"{sys.executable} {sys.version}",
+            "environment": json.dumps(child_environment(), sort_keys=True),
+            "limits": json.dumps(limits.to_hello(), sort_keys=True),
+            "account": identity.argument if identity is not None else "",
+            "lib digest": self._lib_digest,
+        }
+
+    def finish(self) -> None:
+        """Write what this start learned to the cache (once every task is configured)."""
+        if self.cache is not None:
+            self.cache.save()
+            log.info("%s", self.cache.summary())
 
 
 def _located(message: str, data: object) -> str:

@@ -37,9 +37,10 @@ from burrow.connectors.base import (
 from burrow.constants import MessageFormat, RetVal
 from burrow.engine.addressing import AddressMode, address
 from burrow.engine.builtins import builtin_tasks
-from burrow.engine.catalog import Catalog, TaskDef, TaskKind, build_catalog, fetch_default_config
+from burrow.engine.catalog import Catalog, DefaultConfigReader, TaskDef, TaskKind, build_catalog
 from burrow.engine.config import ConfigError, ConfigProblem, LoadedRobot, RobotConfig, load_robot
 from burrow.engine.config.loader import ROBOT_FILE
+from burrow.engine.config_cache import ConfigCache
 from burrow.engine.exclusive import ExclusiveLocks
 from burrow.engine.matching import (
     MULTIPLE_MATCHES_MESSAGE,
@@ -76,8 +77,12 @@ class Robot:
         state_dir: Path | None = None,
         environ: Mapping[str, str] | None = None,
         registry: BindingRegistry | None = None,
+        config_cache: bool = True,
     ) -> None:
         self.home = robot_dir.resolve()
+        # False: ask every extension for its default configuration, not the cache
+        # (`burrow run --no-config-cache`); the answers still refresh the cache.
+        self.config_cache = config_cache
         self.state_dir = (state_dir or self.home / "state").resolve()
         self.environ = dict(os.environ if environ is None else environ)
         self.registry = registry
@@ -135,13 +140,13 @@ class Robot:
             self.loaded,
             self.registry,
             builtin_tasks(),
-            lambda task: fetch_default_config(
-                task,
+            DefaultConfigReader(
                 self.home,
                 self.lib_paths,
                 self.spawner,
-                self.child_limits(task.privileged),
-                self.child_identity(task.privileged),
+                self.child_limits,
+                self.child_identity,
+                ConfigCache(self.state_dir, read=self.config_cache),
             ),
         )
 
