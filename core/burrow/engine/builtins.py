@@ -46,12 +46,21 @@ async def _help(pipeline: Pipeline, run: TaskRun) -> int:
 
 
 async def _ps(pipeline: Pipeline, run: TaskRun) -> int:
-    rows = ["ID    PLUGIN/JOB          USER        AGE"]
+    slots = pipeline.robot.slots
+    rows = ["ID    PLUGIN/JOB          USER        AGE    STATE"]
     for other in sorted(pipeline.robot.pipelines.values(), key=lambda p: p.id):
         step = other.current or other.starter
+        queued = slots.waiting(other.id)
+        if queued is not None:
+            state = f"queued {queued[1]:.0f}s (#{queued[0]})"
+        else:
+            state = "running" if slots.holds(other.id) else "-"
         rows.append(
-            f"{other.id:<5} {step.task.name:<19} {other.message.user or '-':<11} {other.age:.0f}s"
+            f"{other.id:<5} {step.task.name:<19} {other.message.user or '-':<11} "
+            f"{f'{other.age:.0f}s':<6} {state}"
         )
+    bound = f"of at most {slots.limit}" if slots.limit else "(no bound)"
+    rows.append(f"children: {slots.running} running {bound}, {slots.queued} queued")
     await pipeline.reply("\n".join(rows))
     return TaskRetVal.Normal
 

@@ -304,6 +304,39 @@ class Pipeline:
             self.current, self.execution = outer
 
     async def _execute_child(self, step: TaskRun) -> int:
+        """Run a file-backed step in a child once a child slot is free (engine/slots.py).
+
+        Steps queue first in, first out when `MaxConcurrentChildren` children are running. A
+        callback while this pipeline's own child waits (`Elevate`) runs in that child's slot.
+        The step's warn and kill timeouts start when it has its slot: time in the queue is not
+        the extension's, and shows in `ps` and the pipeline log instead. A kill while queued
+        takes the step out of the queue, as it would cancel its child; a cleanup step queued
+        after a kill waits like any other, since a kill does not stop final and fail tasks.
+        """
+        slots = self.robot.slots
+        name = step.task.name
+        give_up = None if self.killed_event.is_set() else self.killed_event
+        if not slots.holds(self.id) and (slots.queued or 0 < slots.limit <= slots.running):
+            self.log(
+                LogLevel.Info,
+                f"{name} queued for a child slot: {slots.running} of {slots.limit} running, "
+                f"{slots.queued} ahead",
+            )
+        waited = await slots.acquire(self.id, give_up)
+        if waited is None:
+            if slots.closed and self.killed is None:
+                self.last_error = "the robot is shutting down"
+            why = self.killed or self.last_error
+            self.log(LogLevel.Info, f"{name} left the queue without starting: {why}")
+            return TaskRetVal.PipelineAborted
+        if waited > 0:
+            self.log(LogLevel.Info, f"{name} got a child slot after {waited:.1f} s in the queue")
+        try:
+            return await self._run_child(step)
+        finally:
+            slots.release(self.id)
+
+    async def _run_child(self, step: TaskRun) -> int:
         from burrow.robot_api.dispatcher import TaskApi  # the Robot API depends on pipelines
 
         task = step.task

@@ -53,6 +53,7 @@ from burrow.engine.pipeline import Pipeline, TaskRun
 from burrow.engine.policy import MessageContext, is_admin, plugin_available
 from burrow.engine.prompts import ReplyWaiters, prompt_key
 from burrow.engine.scheduler import Scheduler
+from burrow.engine.slots import ChildSlots
 from burrow.runner.limits import ChildLimits
 from burrow.runner.privsep import ChildIdentity, PrivSepError, resolve_account, self_check
 from burrow.runner.process import Spawner
@@ -91,6 +92,7 @@ class Robot:
         self.connectors: dict[str, Connector] = {}
         self.pipelines: dict[int, Pipeline] = {}
         self.exclusive = ExclusiveLocks()
+        self.slots = ChildSlots()  # bounded by MaxConcurrentChildren at load
         self.waiters = ReplyWaiters()
         self.reply_timeout = 45.0  # seconds a prompt waits for its answer (upstream's value)
         # Thread subscriptions: (protocol, channel, thread id) -> the subscribed plugin.
@@ -126,6 +128,7 @@ class Robot:
         opened; in both cases nothing has been written.
         """
         self.loaded = load_robot(self.home, self.environ)
+        self.slots = ChildSlots(self.config.max_concurrent_children)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self._open_brain()
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -148,6 +151,7 @@ class Robot:
                 self.child_identity,
                 ConfigCache(self.state_dir, read=self.config_cache),
             ),
+            concurrency=min(4, self.slots.limit or 4),  # no more than MaxConcurrentChildren
         )
 
     async def _check_privsep(self) -> None:
@@ -239,6 +243,7 @@ class Robot:
             )
             for pipeline in list(self.pipelines.values()):
                 pipeline.kill("the robot is shutting down")
+            self.slots.close()  # no queued step starts a child now, cleanup steps included
             if pending:
                 await asyncio.wait(pending, timeout=grace)
         for runner in self._runners:

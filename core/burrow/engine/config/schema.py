@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_pascal
 from burrow.engine.config.durations import parse_duration
 from burrow.engine.matching import compile_command
 from burrow.engine.patterns import PatternError
+from burrow.engine.slots import default_max_children
 
 __all__ = [
     "BotInfo",
@@ -334,6 +335,16 @@ class ChildLimitsConfig(_Model):
         return PRIVSEP_PROCESSES if unprivileged else 0
 
 
+def _child_count(value: object) -> object:
+    """Read ``MaxConcurrentChildren``: a whole number of children, 0 for no bound."""
+    hint = "write how many extension children may run at once, e.g. 8, or 0 for no bound"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(f"expected a whole number of children, got {value!r}", hint)
+    if value < 0:
+        raise InvalidValue(f"{value} is negative", hint)
+    return value
+
+
 class PrivSepConfig(_Model):
     """``PrivSep``: the account that children of unprivileged pipelines run as."""
 
@@ -384,6 +395,10 @@ class RobotConfig(_Model):
     # Child limits and privilege separation (docs/security.md).
     child_limits: ChildLimitsConfig = ChildLimitsConfig.model_validate({})
     priv_sep: PrivSepConfig | None = None
+    # Children running at once; further steps queue (docs/configuration.md, engine/slots.py).
+    max_concurrent_children: Annotated[int, BeforeValidator(_child_count)] = Field(
+        default_factory=default_max_children
+    )
 
     @field_validator("alias")
     @classmethod
