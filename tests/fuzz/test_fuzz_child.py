@@ -190,6 +190,7 @@ def test_hostile_frames_from_a_parent_never_break_the_child(chunks: list[bytes])
     then=st.sampled_from([[], [pack([0, 1, "test_run", [{"args": ["echo"]}]])]]),
 )
 @example(hello={"versions": [1], "limits": {"memory_bytes": 2**63}}, then=[])
+@example(hello={"versions": [1], "limits": {"cpu_seconds": 2**62}}, then=[])
 @example(hello={"versions": [1], "max_message_size": 2**64 - 1}, then=[])
 def test_a_fuzzed_hello_never_breaks_the_child(hello: dict[str, Any], then: list[bytes]) -> None:
     """Every optional field of an otherwise good hello: answered, refused or ignored; no crash."""

@@ -37,6 +37,7 @@ EXIT_IDENTITY = 3  # could not become the account given with --user
 
 USAGE = "usage: python -m burrow.child [--binding NAME --distribution DIST] [--user UID:GID]"
 
+CPU_SECONDS_MAX = 10**10  # about 317 years
 # $/hello `limits` keys and the resource each sets; docs/protocol.md lists them.
 LIMITS = {
     "cpu_seconds": resource.RLIMIT_CPU,
@@ -97,7 +98,10 @@ def apply_limits(limits: dict[str, Any]) -> None:
             continue
         soft, hard = value, value
         if which == resource.RLIMIT_CPU:
-            hard = value + 1  # SIGXCPU at the limit (reported as such), SIGKILL a second later
+            # Linux turns a CPU limit of 2**62 s or more into one that has already passed
+            # (SIGXCPU at once); anything over CPU_SECONDS_MAX is no limit in practice.
+            soft = min(value, CPU_SECONDS_MAX)
+            hard = soft + 1  # SIGXCPU at the limit (reported as such), SIGKILL a second later
         _, current = resource.getrlimit(which)
         if current != resource.RLIM_INFINITY:  # never above the robot's own hard limit
             soft, hard = min(soft, current), min(hard, current)
