@@ -5,23 +5,32 @@ functions look at text and regexes, nothing else. Regexes are RE2, as Gopherbot'
 `regexp` (see `burrow.engine.patterns` and docs/configuration.md), so matching takes time
 linear in the text whatever the pattern. `SimpleMatcher` is not supported here: the
 configuration layer must turn it into a `Regex` (or reject it) before building a matcher.
+
+`match_commands` and `match_ambient` try each plugin in turn. `MatcherIndex` gives the same
+answers for a whole catalog at once, at a cost that hardly grows with the number of plugins:
+it is what the robot routes with (`burrow.engine.routing`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import re2
 
 from burrow.engine.addressing import AddressMode
-from burrow.engine.patterns import Pattern, PatternError, compile_pattern
+from burrow.engine.patterns import Pattern, PatternError, _encodable, compile_pattern
 
 __all__ = [
     "MULTIPLE_MATCHES_MESSAGE",
     "CommandMatch",
     "CommandMatcher",
     "Match",
+    "MatcherIndex",
     "MessageMatcher",
+    "PatternSet",
     "PluginRoutes",
     "compile_command",
     "match_ambient",
@@ -186,3 +195,155 @@ def select_catch_all(plugins: Iterable[PluginRoutes], mode: AddressMode) -> str 
             specific.append(plugin.name)
     deciding = specific or fallback
     return deciding[0] if len(deciding) == 1 else None
+
+
+# -- many patterns at once ---------------------------------------------------------------------
+
+# Patterns per RE2::Set. A Set runs all its patterns in one pass of a DFA; a bigger Set is faster
+# to match but its states are bigger and its program may not fit RE2's memory budget.
+SET_CHUNK = 512
+_SENTINEL = r"(?s:.*)"  # matches every text, so a Set that reports nothing has failed
+
+
+def _set_options(max_mem: int | None) -> re2.Options:
+    """The options of `burrow.engine.patterns` (RE2's defaults, quiet), for a Set."""
+    options = re2.Options()
+    options.log_errors = False
+    if max_mem is not None:
+        options.max_mem = max_mem
+    return options
+
+
+class _Chunk:
+    """One RE2::Set over some of the patterns, with the sentinel last."""
+
+    __slots__ = ("_sentinel", "_set", "members")
+
+    def __init__(self, compiled: Any, members: list[int], sentinel: int) -> None:
+        self._set = compiled
+        self.members = members  # the Set's index -> the PatternSet's index
+        self._sentinel = sentinel
+
+    def matching(self, encoded: str) -> list[int] | None:
+        """The indices of the patterns that match, or None when RE2 gave up (out of memory)."""
+        found: list[int] = self._set.Match(encoded) or []
+        if self._sentinel not in found:
+            return None
+        members = self.members
+        return [members[i] for i in found if i != self._sentinel]
+
+
+class PatternSet:
+    """Which of many compiled patterns match a text, in one RE2::Set pass per chunk.
+
+    The answer is exactly that of trying each pattern in turn (`fullmatch` when `anchored`, else
+    `search`), at the cost of one DFA pass over the text for every `SET_CHUNK` patterns instead
+    of one match per pattern. RE2 guarantees the cost stays linear in the text. Patterns a Set
+    cannot hold (its program would exceed RE2's memory budget: such chunks are split until they
+    fit) are tried one by one, and so is a chunk whose DFA runs out of memory on a text, which
+    the sentinel pattern (matching every text) reveals.
+    """
+
+    def __init__(
+        self, patterns: Sequence[Pattern], *, anchored: bool, max_mem: int | None = None
+    ) -> None:
+        self._patterns = tuple(patterns)
+        self._anchored = anchored
+        self._max_mem = max_mem
+        self._chunks: list[_Chunk] = []
+        self._alone: list[int] = []  # patterns no Set could hold: tried one by one
+        for start in range(0, len(self._patterns), SET_CHUNK):
+            self._add(list(range(start, min(start + SET_CHUNK, len(self._patterns)))))
+
+    def _add(self, members: list[int]) -> None:
+        options = _set_options(self._max_mem)
+        compiled = re2.Set.FullMatchSet(options) if self._anchored else re2.Set.SearchSet(options)
+        try:
+            for index in members:
+                compiled.Add(self._patterns[index].pattern)
+            sentinel = compiled.Add(_SENTINEL)
+            compiled.Compile()
+        except re2.error:
+            if len(members) == 1:
+                self._alone.append(members[0])
+                return
+            half = len(members) // 2
+            self._add(members[:half])
+            self._add(members[half:])
+            return
+        self._chunks.append(_Chunk(compiled, members, sentinel))
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+    @property
+    def sets(self) -> int:
+        """How many RE2 Sets hold the patterns."""
+        return len(self._chunks)
+
+    @property
+    def alone(self) -> int:
+        """How many patterns no Set could hold, so are tried one by one."""
+        return len(self._alone)
+
+    def matching(self, text: str) -> set[int]:
+        """The indices of the patterns that match `text`."""
+        encoded = _encodable(text)
+        found: set[int] = set()
+        for chunk in self._chunks:
+            hits = chunk.matching(encoded)
+            if hits is None:
+                found.update(i for i in chunk.members if self._one(i, text))
+            else:
+                found.update(hits)
+        found.update(i for i in self._alone if self._one(i, text))
+        return found
+
+    def _one(self, index: int, text: str) -> bool:
+        pattern = self._patterns[index]
+        found = pattern.fullmatch(text) if self._anchored else pattern.search(text)
+        return found is not None
+
+
+class MatcherIndex:
+    """Many plugins' `Commands` (or ambient `MessageMatchers`), matched as one.
+
+    `matches(text)` gives what `match_commands(text, plugins)` (or `match_ambient`) would, for
+    every plugin at once, each result with the plugin's position: one `PatternSet` pass per text
+    variant finds the matchers that match, and only their plugins are then matched one matcher
+    at a time (for the first matcher in configured order and its captures). Built once per
+    catalog; the cost of a message then hardly grows with the number of plugins.
+    """
+
+    def __init__(self, plugins: Sequence[PluginRoutes], *, ambient: bool) -> None:
+        self._plugins = tuple(plugins)
+        self._ambient = ambient
+        self._owner: list[tuple[int, int]] = []  # pattern -> (plugin position, matcher index)
+        patterns: list[Pattern] = []
+        for position, plugin in enumerate(self._plugins):
+            for number, matcher in enumerate(self._matchers(plugin)):
+                self._owner.append((position, number))
+                patterns.append(matcher.pattern)
+        self._set = PatternSet(patterns, anchored=not ambient)
+
+    def _matchers(self, plugin: PluginRoutes) -> Sequence[CommandMatcher | MessageMatcher]:
+        return plugin.message_matchers if self._ambient else plugin.commands
+
+    def matches(self, text: str) -> list[tuple[int, Match]]:
+        """(plugin position, its match) for every plugin that matches `text`, in plugin order."""
+        variants = _variants(text, strip_dot=not self._ambient)
+        hits: set[int] = set()
+        for variant in variants:
+            hits |= self._set.matching(variant)
+        first: dict[int, int] = {}  # plugin position -> its first matcher that matched
+        for hit in sorted(hits):
+            position, number = self._owner[hit]
+            first.setdefault(position, number)
+        out = []
+        for position, number in first.items():
+            plugin = self._plugins[position]
+            matchers = self._matchers(plugin)[number:]
+            found = _first_match(plugin.name, matchers, variants, anchored=not self._ambient)
+            if found is not None:
+                out.append((position, found))
+        return out
