@@ -1,0 +1,166 @@
+"""Concurrency: bursts of commands with the default MaxConcurrentChildren and with no bound.
+
+    .venv/bin/python benchmarks/concurrency.py [--burst 64] [--rounds 3] [--bounds default,0]
+                                               [--json PATH]
+
+The same bursts as benchmarks/load.py (`--burst` trivial Lua or JavaScript commands sent at
+once, `--rounds` times; no zygote kill), under each of `--bounds`: `default` is robot.yaml's
+default `MaxConcurrentChildren`, a number sets it (`0`: no bound). Rows: failures, median and
+99th-percentile latency from message in to reply out, throughput, and what the bound is for:
+the most children alive at once and their summed memory at that moment (RSS, and PSS, which
+shares the zygote's pages fairly), sampled every 10 ms from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from _common import BASELINE_LABEL, spawn_baseline
+from load import EXTENSIONS, Burst, _percentile, burst
+
+from burrow.bindings.registry import BindingRegistry
+from burrow.connectors.testing import TestConnector
+from burrow.engine.robot import Robot
+from burrow.engine.slots import default_max_children
+
+MiB = 1024 * 1024
+
+
+def _memory(pid: int) -> tuple[int, int] | None:
+    """(RSS, PSS) in bytes of a live process, or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            found = {}
+            for line in handle:
+                name, _, rest = line.partition(":")
+                if name in ("Rss", "Pss"):
+                    found[name] = int(rest.split()[0]) * 1024
+        return found["Rss"], found["Pss"]
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+class Peak:
+    """The most children alive at once, and their memory then."""
+
+    def __init__(self) -> None:
+        self.children = 0
+        self.rss = 0
+        self.pss = 0
+
+    def sample(self, robot: Robot) -> None:
+        """Read every running child of the robot's pipelines."""
+        pids = {p.execution.pid for p in robot.pipelines.values() if p.execution is not None}
+        sizes = [m for pid in pids if pid and (m := _memory(pid)) is not None]
+        if len(sizes) > self.children or (
+            len(sizes) == self.children and sum(r for r, _ in sizes) > self.rss
+        ):
+            self.children = len(sizes)
+            self.rss = sum(r for r, _ in sizes)
+            self.pss = sum(p for _, p in sizes)
+
+
+async def measure(root: Path, name: str, bound: str, size: int, rounds: int) -> dict[str, Any]:
+    """`rounds` bursts of `size` commands to one binding's extension under `bound`."""
+    suffix, source = EXTENSIONS[name]
+    (root / "conf").mkdir(parents=True)
+    (root / "ext").mkdir()
+    (root / "ext" / f"hi{suffix}").write_text(textwrap.dedent(source))
+    (root / "conf" / "robot.yaml").write_text(
+        "UserRoster: [{UserName: alice}]\n"
+        f"{bound}\nExternalPlugins:\n  hi_{name}: {{Path: ext/hi{suffix}}}\n"
+    )
+    robot = Robot(root, state_dir=root / "state")
+    await robot.load()
+    connector = TestConnector({})
+    await robot.start({"test": connector}, primary="test")
+    peak = Peak()
+
+    async def sampler() -> None:
+        while True:
+            peak.sample(robot)
+            await asyncio.sleep(0.01)
+
+    bursts: list[Burst] = []
+    watching = asyncio.get_running_loop().create_task(sampler())
+    try:
+        await burst(robot, connector, 4, kill=False)  # warm the zygote and the caches
+        for _ in range(rounds):
+            bursts.append(await burst(robot, connector, size, kill=False))
+    finally:
+        watching.cancel()
+        limit = robot.slots.limit
+        await robot.stop(grace=5)
+    latencies = [s * 1000 for b in bursts for s in b.latencies]
+    return {
+        "measure": f"{name}: {size} at once, " + (f"bound {limit}" if limit else "no bound"),
+        "failures": sum(b.failures for b in bursts),
+        "commands": sum(b.size for b in bursts),
+        "p50_ms": round(_percentile(latencies, 0.5), 1),
+        "p99_ms": round(_percentile(latencies, 0.99), 1),
+        "per_second": round(
+            sum(len(b.latencies) for b in bursts) / sum(b.elapsed for b in bursts), 1
+        ),
+        "peak_children": peak.children,
+        "peak_rss_mib": round(peak.rss / MiB),
+        "peak_pss_mib": round(peak.pss / MiB),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--bounds", default="default,0", help="comma-separated; default or N")
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/concurrency.json"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    installed = BindingRegistry.discover().bindings
+    base_ms = statistics.median(spawn_baseline(30)) * 1000
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in (n for n in EXTENSIONS if n in installed):
+            for choice in args.bounds.split(","):
+                bound = "" if choice == "default" else f"MaxConcurrentChildren: {int(choice)}"
+                root = Path(tmp) / f"{name}{len(results)}"
+                results.append(asyncio.run(measure(root, name, bound, args.burst, args.rounds)))
+    print(
+        f"{'measure':<34} {'failed':>7} {'p50 ms':>7} {'p99 ms':>7} {'per s':>6} "
+        f"{'children':>8} {'RSS MiB':>8} {'PSS MiB':>8}"
+    )
+    print(f"{BASELINE_LABEL}: {base_ms:.1f} ms")
+    for r in results:
+        print(
+            f"{r['measure']:<34} {r['failures']:>3}/{r['commands']:<3} {r['p50_ms']:>7.1f} "
+            f"{r['p99_ms']:>7.1f} {r['per_second']:>6.1f} {r['peak_children']:>8} "
+            f"{r['peak_rss_mib']:>8} {r['peak_pss_mib']:>8}"
+        )
+    print(
+        f"(burst={args.burst}, rounds={args.rounds}, cpus={os.cpu_count()}, default bound "
+        f"{default_max_children()}, Python {sys.version.split()[0]})"
+    )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "burst": args.burst,
+        "rounds": args.rounds,
+        "cpus": os.cpu_count(),
+        "default_bound": default_max_children(),
+        "baseline_ms": round(base_ms, 3),
+    }
+    args.json.write_text(json.dumps({**meta, "results": results}, indent=2) + "\n")
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
