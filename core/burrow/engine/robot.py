@@ -35,23 +35,33 @@ from burrow.connectors.base import (
     UserInfo,
 )
 from burrow.constants import MessageFormat, RetVal
-from burrow.engine.addressing import AddressMode, address
 from burrow.engine.builtins import builtin_tasks
 from burrow.engine.catalog import Catalog, DefaultConfigReader, TaskDef, TaskKind, build_catalog
 from burrow.engine.config import ConfigError, ConfigProblem, LoadedRobot, RobotConfig, load_robot
 from burrow.engine.config.loader import ROBOT_FILE
 from burrow.engine.config_cache import ConfigCache
 from burrow.engine.exclusive import ExclusiveLocks
-from burrow.engine.matching import (
-    MULTIPLE_MATCHES_MESSAGE,
-    match_ambient,
-    match_commands,
-    select_catch_all,
-)
-from burrow.engine.patterns import compile_pattern
 from burrow.engine.pipeline import Pipeline, TaskRun
-from burrow.engine.policy import MessageContext, is_admin, plugin_available
-from burrow.engine.prompts import ReplyWaiters, prompt_key
+from burrow.engine.policy import is_admin
+from burrow.engine.prompts import ReplyWaiters
+from burrow.engine.routing import (
+    LAST_MESSAGE_WINDOW,
+    Answer,
+    Deliver,
+    Forget,
+    Reason,
+    Remember,
+    Reroute,
+    RobotState,
+    Routing,
+    RoutingIndex,
+    RoutingSettings,
+    Start,
+    StartCommand,
+    decide,
+    place_of,
+    prompt_key_of,
+)
 from burrow.engine.scheduler import Scheduler
 from burrow.engine.slots import ChildSlots
 from burrow.runner.limits import ChildLimits
@@ -63,7 +73,6 @@ log = logging.getLogger("burrow.robot")
 
 ENCRYPTED_PREFIX = "encrypted:"
 ZYGOTE_ENV = "BURROW_ZYGOTE"  # "off" starts every child as a new interpreter instead
-LAST_MESSAGE_WINDOW = 77.0  # seconds a bare address may pick up the last message (upstream)
 
 DEFAULT_NAME = "burrow"
 
@@ -112,6 +121,8 @@ class Robot:
         self.clock = time.time  # the scheduler's wall clock
         # The last unaddressed, unmatched message of each user and place, for a bare "burrow".
         self._last_unaddressed: dict[tuple[str, str, str, str], tuple[str, float]] = {}
+        # The catalog indexed for routing, with the catalog and configuration it was built from.
+        self._routing: tuple[Catalog, LoadedRobot, RoutingIndex] | None = None
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -195,6 +206,7 @@ class Robot:
             await self.load()
         self.connectors = dict(connectors)
         self.primary_protocol = primary or self.config.primary_protocol
+        self.routing_index()  # index the catalog now, not on the first message
         self._runners.append(asyncio.get_running_loop().create_task(self._route_loop()))
         for connector in self.connectors.values():
             self._runners.append(
@@ -439,115 +451,73 @@ class Robot:
     async def _answer(self, message: IncomingMessage, text: str) -> None:
         await self.send(message.protocol, message.answer(text))
 
+    def routing_index(self) -> RoutingIndex:
+        """The catalog indexed for routing (`burrow.engine.routing`), built once per catalog.
+
+        It is rebuilt when the catalog or the configuration is replaced (a load); a task
+        disabled or enabled in place needs no rebuild, as routing reads `disabled` as it goes.
+        """
+        built = self._routing
+        if built is None or built[0] is not self.catalog or built[1] is not self.loaded:
+            assert self.loaded is not None, "the robot has not loaded its configuration"
+            settings = RoutingSettings.from_config(self.config, self.name)
+            index = RoutingIndex.build(self.catalog, settings)
+            self._routing = built = (self.catalog, self.loaded, index)
+        return built[2]
+
     async def route(self, message: IncomingMessage) -> None:
-        """Decide what a heard message starts (reference 5.7) and start it."""
-        c = self.config
-        if message.self_message and not c.hear_self:
-            return
-        if not message.user or message.user in c.ignore_users:
-            return
-        roster = {u.user_name for u in c.user_roster}
-        if c.ignore_unlisted_users and message.user not in roster:
-            return
+        """Route a heard message: snapshot state, `routing.decide`, perform what it says."""
         connector = self.connectors.get(message.protocol)
-        if message.hidden and (connector is None or not connector.supports_hidden):
-            return
-        addressed = address(
-            message.text,
-            alias=c.alias,
-            bot_name=self.name,
-            bot_mention=None,
-            direct=message.direct,
-            hidden=message.hidden,
-            bot_message=message.bot_message,
+        place = place_of(message)
+        state = RobotState(
+            hidden_supported=connector is not None and connector.supports_hidden,
+            prompt_waiting=prompt_key_of(message) in self.waiters,
+            subscriber=self.subscriptions.get(
+                (message.protocol, message.channel, message.thread_id), ""
+            ),
+            last_unaddressed=self._last_unaddressed.get(place),
+            now=time.monotonic(),
         )
-        if message.hidden and not addressed.addressed:
-            return
-        # A pending prompt consumes the next message from its user and place, before routing.
-        key = prompt_key(
-            message.protocol,
-            message.user,
-            message.channel,
-            message.thread_id if message.threaded else "",
-        )
-        if key in self.waiters:
-            self.waiters.deliver(key, addressed.text if addressed.addressed else message.text)
-            return
-        place = (
-            message.protocol,
-            message.user,
-            message.channel,
-            message.thread_id if message.threaded else "",
-        )
-        if addressed.addressed and not addressed.text.strip():
-            # Reference 5.7 step 3: a bare address means "that last thing I said was for you".
-            last = self._last_unaddressed.pop(place, None)
-            if last is not None and time.monotonic() - last[1] < LAST_MESSAGE_WINDOW:
-                await self.route(dataclasses.replace(message, text=f"{self.name}: {last[0]}"))
-            else:
-                await self._answer(message, "Yes?")
-            return
-        context = MessageContext(
-            user=message.user,
-            channel=message.channel,
-            hidden=message.hidden,
-            is_admin=self.is_admin(message.user),
-        )
-        plugins = self.catalog.plugins()
-        available = [
-            p for p in plugins if p.policy is not None and plugin_available(p.policy, context)
-        ]
-        if addressed.addressed:
-            matched = match_commands(
-                addressed.text, [p.routes for p in available if p.routes is not None]
+        routing = decide(message, self.routing_index(), state)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("routed %r: %s %s", message.text[:80], routing.reason.name, routing.detail)
+        await self._perform(message, routing)
+
+    async def _perform(self, message: IncomingMessage, routing: Routing) -> None:
+        """Perform a routing decision's actions, in order."""
+        if routing.reason is Reason.AMBIGUOUS:
+            log.warning(
+                "command %r matched several plugins (%s); nothing runs",
+                message.text,
+                routing.detail,
             )
-            if matched.ambiguous:
-                names = ", ".join(m.plugin for m in matched.matches)
-                log.warning(
-                    "command %r matched several plugins (%s); nothing runs", addressed.text, names
-                )
-                await self._answer(message, MULTIPLE_MATCHES_MESSAGE)
-                return
-            found = matched.match
-            if found is not None:
-                captures = await self._resolve_contexts(
-                    message, found.matcher.contexts, found.captures
-                )
-                if isinstance(captures, str):
-                    await self._answer(message, captures)
-                    return
-                task = self.catalog.tasks[found.plugin]
-                self.start_pipeline(TaskRun(task, found.command, captures), message)
-                return
-        ambient_plugins = [
-            p.routes
-            for p in available
-            if p.routes is not None
-            and (
-                not addressed.addressed or (p.plugin is not None and p.plugin.ambient_match_command)
-            )
-        ]
-        ambient = match_ambient(message.text, ambient_plugins) if not message.bot_message else ()
-        for found in ambient:
-            task = self.catalog.tasks[found.plugin]
-            self.start_pipeline(
-                TaskRun(task, found.command, list(found.captures)), message, trigger="ambient"
-            )
-        if ambient or self._triggered_jobs(message):
-            return
-        if message.threaded and self._to_subscriber(message):
-            return
-        if addressed.mode is not None:
-            await self._unmatched(message, addressed.text, addressed.mode, plugins, available)
-        elif message.text.strip():
-            now = time.monotonic()
-            if len(self._last_unaddressed) > 10_000:  # a busy robot: forget what has expired
-                self._last_unaddressed = {
-                    k: v
-                    for k, v in self._last_unaddressed.items()
-                    if now - v[1] < LAST_MESSAGE_WINDOW
-                }
-            self._last_unaddressed[place] = (message.text, now)
+        for action in routing.actions:
+            match action:
+                case Start(task, command, args, trigger, automatic):
+                    run = TaskRun(task, command, list(args))
+                    self.start_pipeline(run, message, automatic=automatic, trigger=trigger)
+                case StartCommand(task, command, captures, contexts):
+                    resolved = await self._resolve_contexts(message, contexts, captures)
+                    if isinstance(resolved, str):
+                        await self._answer(message, resolved)
+                    else:
+                        self.start_pipeline(TaskRun(task, command, resolved), message)
+                case Answer(text):
+                    await self._answer(message, text)
+                case Deliver(key, text):
+                    self.waiters.deliver(key, text)
+                case Reroute(text):
+                    await self.route(dataclasses.replace(message, text=text))
+                case Forget(place):
+                    self._last_unaddressed.pop(place, None)
+                case Remember(place, text, at):
+                    if len(self._last_unaddressed) > 10_000:  # a busy robot: forget the expired
+                        self._last_unaddressed = {
+                            k: v
+                            for k, v in self._last_unaddressed.items()
+                            if at - v[1] < LAST_MESSAGE_WINDOW
+                        }
+                    self._last_unaddressed[place] = (text, at)
 
     async def _resolve_contexts(
         self, message: IncomingMessage, contexts: tuple[str, ...], captures: tuple[str, ...]
@@ -577,69 +547,6 @@ class Robot:
             else:
                 await self.memory.remember_context(where, name, out[index])
         return out
-
-    def _triggered_jobs(self, message: IncomingMessage) -> bool:
-        """Start every job whose `Triggers` match this message."""
-        started = False
-        for task in self.catalog.tasks.values():
-            if task.kind is not TaskKind.JOB or task.disabled or task.job is None:
-                continue
-            for trigger in task.job.triggers:
-                if (trigger.user and trigger.user != message.user) or (
-                    trigger.channel and trigger.channel != message.channel
-                ):
-                    continue
-                # RE2, compiled once and cached: linear in the text, as in Gopherbot.
-                found = compile_pattern(trigger.regex).search(message.text)
-                if found is not None:
-                    args = [g or "" for g in found.groups()]
-                    self.start_pipeline(
-                        TaskRun(task, "", args), message, automatic=True, trigger="triggered"
-                    )
-                    started = True
-                    break
-        return started
-
-    def _to_subscriber(self, message: IncomingMessage) -> bool:
-        plugin = self.subscriptions.get((message.protocol, message.channel, message.thread_id))
-        task = self.catalog.get(plugin) if plugin else None
-        if task is None or task.disabled:
-            return False
-        # A thread watched by a plugin the sender could not use is not that plugin's to hear.
-        context = MessageContext(message.user, message.channel, message.hidden)
-        if task.policy is not None and not plugin_available(task.policy, context):
-            return False
-        self.start_pipeline(
-            TaskRun(task, "_subscribed", [message.text]), message, trigger="subscription"
-        )
-        return True
-
-    async def _unmatched(
-        self,
-        message: IncomingMessage,
-        text: str,
-        mode: AddressMode,
-        plugins: list[TaskDef],
-        available: list[TaskDef],
-    ) -> None:
-        # A command that exists but not here deserves a reason, not a shrug (reference 5.7 step 7).
-        elsewhere = match_commands(
-            text, [p.routes for p in plugins if p.routes is not None and p not in available]
-        )
-        if elsewhere.match is not None:
-            where = (
-                "as a private command" if message.direct or message.hidden else "in this channel"
-            )
-            qualified = f"{elsewhere.match.plugin}/{elsewhere.match.command}"
-            await self._answer(message, f"Sorry, '{qualified}' cannot be run {where}")
-            return
-        catch_all = select_catch_all([p.routes for p in available if p.routes is not None], mode)
-        if catch_all is not None:
-            task = self.catalog.tasks[catch_all]
-            self.start_pipeline(TaskRun(task, "_catchall", [text]), message, trigger="catchall")
-            return
-        hint = f"{self.config.alias}help" if self.config.alias else f"{self.name}, help"
-        await self._answer(message, f"Sorry, I don't know how to '{text}'; try '{hint}'")
 
     # -- pipelines --------------------------------------------------------------------------
 
