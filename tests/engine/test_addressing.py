@@ -1,4 +1,4 @@
-"""Specification of how a message is recognised as a command for the robot (reference §5.7)."""
+"""Specification of how a message is recognised as a command for the robot (upstream bot/dispatch.go)."""
 
 from __future__ import annotations
 
@@ -220,7 +220,7 @@ def test_unaddressed_hidden_message_is_not_a_command() -> None:
 
 
 def test_unaddressed_hidden_direct_message_is_not_a_command() -> None:
-    # Hidden input must be explicitly addressed even in a DM (reference §5.2).
+    # Hidden input must be explicitly addressed even in a DM.
     result = address("ping", alias=ALIAS, bot_name=NAME, bot_mention=None, direct=True, hidden=True)
     assert not result.addressed
 

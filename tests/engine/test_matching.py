@@ -1,4 +1,4 @@
-"""Specification of command, ambient and catch-all matching (reference §4.3, §5.7)."""
+"""Specification of command, ambient and catch-all matching (docs/configuration.md, "Matchers")."""
 
 from __future__ import annotations
 

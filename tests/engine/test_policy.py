@@ -1,4 +1,4 @@
-"""Specification of the policy checks a matched command passes before it runs (reference §5.2)."""
+"""Specification of the policy checks a matched command passes before it runs (docs/security.md)."""
 
 from __future__ import annotations
 

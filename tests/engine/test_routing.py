@@ -1,4 +1,4 @@
-"""The routing decision (reference 5.7), tested without a robot: message, index, state in; a
+"""The routing decision, tested without a robot: message, index, state in; a
 reason and the actions to perform out. Also the many-pattern matching it is built on."""
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def test_within_one_plugin_the_first_matching_command_wins() -> None:
 def test_a_plugins_users_whitelist_keeps_its_commands_from_others() -> None:
     ops = plugin("ops", Users=["al*"], **DEPLOY)
     assert route(";deploy web", ops, user="alice")[0].reason is Reason.COMMAND
-    # As for a plugin of other channels (reference 5.7 step 7), the command is not run.
+    # As for a plugin of other channels (docs/configuration.md), the command is not run.
     assert route(";deploy web", ops, user="bob")[0].reason is Reason.WRONG_PLACE
 
 

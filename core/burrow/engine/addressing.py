@@ -1,4 +1,4 @@
-"""Decide whether an incoming message is addressed to the robot, and how (reference §5.7 step 1)."""
+"""Decide whether an incoming message is addressed to the robot, and how (as bot/dispatch.go)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Addressing:
     `mode` is None when the message is not addressed to the robot; `text` is then the message as
     received (for ambient matchers), otherwise the command with the address removed and stripped.
     `bare_question` marks a bare address ending in `?` (`burrow?`), which the engine may try to
-    match as a lone `?` before replying "Yes?" (reference §5.7 step 3).
+    match as a lone `?` before replying "Yes?" (upstream bot/dispatch.go).
     """
 
     mode: AddressMode | None

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 
 class TaskKind(enum.StrEnum):
-    """The three kinds of pipeline step (reference 5.1)."""
+    """The three kinds of pipeline step."""
 
     PLUGIN = "plugin"
     JOB = "job"

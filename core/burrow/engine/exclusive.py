@@ -1,4 +1,4 @@
-"""`Exclusive` locks: one pipeline at a time per `<namespace>:<tag>` (reference 5.4)."""
+"""`Exclusive` locks: one pipeline at a time per `<namespace>:<tag>`, as upstream."""
 
 from __future__ import annotations
 

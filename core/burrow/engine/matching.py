@@ -182,7 +182,7 @@ def select_catch_all(plugins: Iterable[PluginRoutes], mode: AddressMode) -> str 
 
     Plugins whose `CatchAllModes` include `mode` are specific and take precedence over
     catch-alls without modes (fallbacks); plugins whose modes exclude `mode` never run. Two
-    candidates at the deciding level are ambiguous and none runs (reference §5.7 step 8).
+    candidates at the deciding level are ambiguous and none runs, as upstream (bot/dispatch.go).
     """
     specific: list[str] = []
     fallback: list[str] = []

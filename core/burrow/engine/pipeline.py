@@ -1,9 +1,9 @@
 """Pipelines: a starter task and the tasks it adds, run in order under one id and one log.
 
-Ordering (reference 5.2/5.3): the primary list runs step by step; tasks added during a step
-run right after it, before the next primary step; any step that does not return Normal ends
-the primary list. Final tasks then all run (last added first), and fail tasks run in the order
-added when the pipeline failed.
+Ordering, as upstream: the primary list runs step by step; tasks added during a step run right
+after it, before the next primary step; any step that does not return Normal ends the primary
+list. Final tasks then all run (last added first), and fail tasks run in the order added when
+the pipeline failed. See https://github.com/lnxjedi/gopherbot/blob/main/bot/robot_pipecmd.go.
 """
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ class Pipeline:
         }
 
     def environment(self, step: TaskRun) -> dict[str, str]:
-        """What the task's child gets beyond the pass-through variables (reference 5.5)."""
+        """What the task's child gets beyond the pass-through variables (docs/protocol.md)."""
         m = self.message
         env = {
             "GOPHER_CHANNEL": m.channel,

@@ -1,4 +1,4 @@
-"""Decide whether a matched plugin command may run, in the reference order (reference §5.2).
+"""Decide whether a matched plugin command may run, in upstream Gopherbot's order.
 
 Everything here is a pure function of the plugin's settings and the message context. The
 checks that need an extension (the authorizer's `_authorize`, the elevator's `_elevate`) are
@@ -35,7 +35,7 @@ __all__ = [
     "plugin_available",
 ]
 
-# TaskRetVal values (reference §2.4) that policy cares about; only Success grants anything.
+# TaskRetVal values (docs/protocol.md) that policy cares about; only Success grants anything.
 _TASK_FAIL = 1
 _TASK_SUCCESS = 7
 

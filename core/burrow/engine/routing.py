@@ -1,4 +1,4 @@
-"""Routing: what a heard message starts, decided without touching the robot (reference 5.7).
+"""Routing: what a heard message starts, decided without touching the robot.
 
 `decide(message, index, state)` is a pure function. `RoutingIndex` is the catalog as routing
 needs it, built once per catalog (per load): every plugin with its compiled routes and policy,
@@ -323,7 +323,10 @@ class _Availability:
 
 
 def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> Routing:
-    """Decide what `message` starts (reference 5.7): why, and the actions to perform in order."""
+    """Decide what `message` starts: why, and the actions to perform in order.
+
+    The order is documented in docs/configuration.md, "How a message is routed".
+    """
     s = index.settings
     if message.self_message and not s.hear_self:
         return Routing(Reason.SELF)
@@ -445,7 +448,7 @@ def _unmatched(
     available: _Availability,
 ) -> Routing:
     """An addressed message that started nothing: a reason, a catch-all, or "I don't know"."""
-    # A command that exists but not here deserves a reason, not a shrug (reference 5.7 step 7).
+    # A command that exists but not here deserves a reason, not a shrug.
     elsewhere = [found for position, found in commands if not available(position)]
     if len(elsewhere) == 1:
         where = "as a private command" if message.direct or message.hidden else "in this channel"

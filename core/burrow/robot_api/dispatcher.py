@@ -148,7 +148,7 @@ class TaskApi:
         return {"ret_val": int(ret)}
 
 
-# -- messaging (reference 2.3) ---------------------------------------------------------------
+# -- messaging -----------------------------------------------------------------------------------
 
 
 def _here(
@@ -334,7 +334,7 @@ async def _set_working_directory(api: TaskApi, options: dict[str, Any], path: st
     return {"bool": True}
 
 
-# -- pipelines (reference 5.3) ---------------------------------------------------------------
+# -- pipelines -----------------------------------------------------------------------------------
 
 
 def _check_addable(api: TaskApi, name: str, kinds: tuple[TaskKind, ...]) -> tuple[RetVal, Any]:
@@ -481,7 +481,7 @@ async def _pause(api: TaskApi, options: dict[str, Any], seconds: float) -> Resul
     return {"ok": True}
 
 
-# -- prompting and thread subscriptions (reference 2.2, 5.7) ---------------------------------
+# -- prompting and thread subscriptions ----------------------------------------------------
 
 PROMPT_TRIES = 3
 
@@ -588,7 +588,7 @@ async def _unsubscribe(api: TaskApi, options: dict[str, Any]) -> Result:
     return {"bool": True}
 
 
-# -- long-term memory (reference 6.2) --------------------------------------------------------
+# -- long-term memory (docs/brain.md) --------------------------------------------------------
 
 
 def _datums(api: TaskApi) -> Any:
@@ -631,7 +631,7 @@ async def _delete_datum(api: TaskApi, options: dict[str, Any], key: str) -> Resu
     return {"ret_val": ret}
 
 
-# -- short-term memory (reference 6.3) -------------------------------------------------------
+# -- short-term memory (docs/brain.md) -------------------------------------------------------
 
 
 def _memory(api: TaskApi) -> tuple[Any, MemoryContext]:
