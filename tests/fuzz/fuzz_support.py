@@ -27,6 +27,10 @@ settings.register_profile(
 )
 
 
+# A long run takes longer than the suite's 120 s per test; each example still has its own bound.
+LONG_RUN = "BURROW_FUZZ_EXAMPLES" in os.environ
+
+
 def fuzz(ci_examples: int) -> settings:
     """The fuzz profile with `ci_examples` examples, unless BURROW_FUZZ_EXAMPLES overrides."""
     examples = int(os.environ.get("BURROW_FUZZ_EXAMPLES", ci_examples))

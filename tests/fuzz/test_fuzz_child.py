@@ -21,7 +21,9 @@ import re
 import subprocess
 from typing import Any
 
+import pytest
 from fuzz_support import (
+    LONG_RUN,
     count,
     deep,
     error_maps,
@@ -42,6 +44,8 @@ from hypothesis import strategies as st
 from burrow.rpc.codec import FrameDecoder, Notification, Request, Response
 from burrow.rpc.errors import ErrorCode
 from support import TEST_CHILD_ARGS, RawChild
+
+pytestmark = [pytest.mark.timeout(0)] if LONG_RUN else []
 
 BOUND = 20.0  # seconds from the last byte to the child's exit, on a loaded machine
 CHILD_LIMIT = 64 * 1024  # the message-size limit most inputs' hello sets in the child

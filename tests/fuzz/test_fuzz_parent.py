@@ -29,7 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from fuzz_support import (
+    LONG_RUN,
     count,
     deep,
     error_maps,
@@ -55,6 +57,8 @@ from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.execution import Execution, ExecutionResult, ExecutionSpec
 from burrow.runner.process import SpawnedChild
 from support import RecordingDispatcher
+
+pytestmark = [pytest.mark.timeout(0)] if LONG_RUN else []
 
 T = TypeVar("T")
 DEFAULT_RECURSION_LIMIT = 1000  # CPython's, which the robot does not change
