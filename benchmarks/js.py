@@ -7,6 +7,8 @@ every figure is printed beside a baseline measured in the same run: spawning
 `python -I -S -c pass`. The in-process rows run in a fresh interpreter each (V8 starts once
 per process) and explain where the time goes: V8 start-up through burrow_js._v8 against
 mini-racer's public API, and one bridge call against one awaited call of the public API.
+Whole executions are measured in each child mode the engine offers (fresh interpreter, zygote
+fork, spare child), the first of each mode in a row of its own (nothing runs before it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import BASELINE_LABEL, CallArrivals, report, spawn_baseline, whole_executions
+from _common import CallArrivals, Section, child_modes, whole_executions, write_section
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
@@ -112,46 +114,53 @@ def probe(code: str, runs: int, *args: str) -> list[float]:
     return values
 
 
+def measure(runs: int, calls: int) -> Section:
+    """The JavaScript rows, beside a baseline measured first."""
+    bindings = BindingRegistry.discover(environ={}).bindings
+    js, test = bindings["js"], bindings["test"]
+    section = Section.start("js", runs, runs=runs, calls=calls)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "trivial.js").write_text(TRIVIAL)
+        (workdir / "calls.js").write_text(CALLS)
+        trivial = {"path": str(workdir / "trivial.js"), "args": []}
+        for mode in child_modes():
+            samples = asyncio.run(whole_executions(js, "js_run", trivial, workdir, runs, mode))
+            section.add_first_warm(
+                f"trivial.{mode}", f"whole JavaScript execution, `0;`, {mode}", samples, mode=mode
+            )
+        calls_params = {"path": str(workdir / "calls.js"), "args": [str(calls)]}
+        gaps = asyncio.run(robot_call_gaps(js, "js_run", calls_params, workdir))
+        python_calls = {"args": ["calls", str(calls)]}
+        python_gaps = asyncio.run(robot_call_gaps(test, "test_run", python_calls, workdir))
+    section.add_time("call.js", "robot call from JavaScript (robot sees call to call)", gaps)
+    section.add_time("call.python", "robot call from the Python test binding (same)", python_gaps)
+    probes = max(5, runs // 3)
+    rows = (
+        ("v8.bridge", "in-process: V8 start via burrow_js._v8 (+ bridge)", V8_START_BRIDGE, probes),
+        ("v8.public", "in-process: V8 start via mini-racer's public API", V8_START_PUBLIC, probes),
+    )
+    for key, label, code, count in rows:
+        section.add_time(key, label, probe(code, count))
+    bridge = probe(BRIDGE_CALL, 3, str(calls * 10))
+    section.add_time("inprocess.bridge", "in-process: one synchronous bridge call (no RPC)", bridge)
+    public = probe(PUBLIC_CALL, 3, str(max(200, calls // 4)))
+    section.add_time("inprocess.public", "in-process: one awaited public-API call (no RPC)", public)
+    return section
+
+
+def section(quick: bool = False) -> Section:
+    """For benchmarks/run.py."""
+    return measure(runs=6, calls=300) if quick else measure(runs=30, calls=2000)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/js.json"))
     args = parser.parse_args()
-
-    bindings = BindingRegistry.discover(environ={}).bindings
-    js, test = bindings["js"], bindings["test"]
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        (workdir / "trivial.js").write_text(TRIVIAL)
-        (workdir / "calls.js").write_text(CALLS)
-        base = spawn_baseline(args.runs)
-        python = asyncio.run(
-            whole_executions(test, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
-        )
-        trivial_params = {"path": str(workdir / "trivial.js"), "args": []}
-        trivial = asyncio.run(whole_executions(js, "js_run", trivial_params, workdir, args.runs))
-        calls_params = {"path": str(workdir / "calls.js"), "args": [str(args.calls)]}
-        gaps = asyncio.run(robot_call_gaps(js, "js_run", calls_params, workdir))
-        python_calls = {"args": ["calls", str(args.calls)]}
-        python_gaps = asyncio.run(robot_call_gaps(test, "test_run", python_calls, workdir))
-    start_bridge = probe(V8_START_BRIDGE, max(5, args.runs // 3))
-    start_public = probe(V8_START_PUBLIC, max(5, args.runs // 3))
-    bridge_call = probe(BRIDGE_CALL, 3, str(args.calls * 10))
-    public_call = probe(PUBLIC_CALL, 3, str(max(200, args.calls // 4)))
-
-    rows = [
-        (BASELINE_LABEL, base),
-        ("whole trivial execution, test binding (Python child)", python),
-        ("whole trivial JavaScript execution (spawn..reap)", trivial),
-        ("robot call from JavaScript (robot sees call to call)", gaps),
-        ("robot call from the Python test binding (same measure)", python_gaps),
-        ("in-process: V8 start via burrow_js._v8 (+ bridge)", start_bridge),
-        ("in-process: V8 start via mini-racer's public API", start_public),
-        ("in-process: one synchronous bridge call (no RPC)", bridge_call),
-        ("in-process: one awaited public-API call (no RPC)", public_call),
-    ]
-    report(rows, args.json, runs=args.runs, calls=args.calls)
+    write_section(measure(args.runs, args.calls), args.json)
     return 0
 
 

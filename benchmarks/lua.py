@@ -4,7 +4,9 @@
 
 Needs the Lua binding (pip install -e plugins/lua_binding) and the test binding (installed by
 requirements-dev.txt). Machines here are noisy, so every figure is printed beside a baseline
-measured in the same run: spawning `python -I -S -c pass`.
+measured in the same run: spawning `python -I -S -c pass`. Whole executions are measured in
+each child mode the engine offers (fresh interpreter, zygote fork, spare child), the first of
+each mode in a row of its own (nothing runs before it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import BASELINE_LABEL, CallArrivals, report, spawn_baseline, whole_executions
+from _common import CallArrivals, Section, child_modes, whole_executions, write_section
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding
@@ -63,46 +65,52 @@ def in_process_setup(script: Path, runs: int) -> list[float]:
     return times
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/lua.json"))
-    args = parser.parse_args()
-
-    bindings = BindingRegistry.discover(environ={}).bindings
-    lua, test = bindings["lua"], bindings["test"]
+def measure(runs: int, calls: int) -> Section:
+    """The Lua rows, beside a baseline measured first."""
+    lua = BindingRegistry.discover(environ={}).bindings["lua"]
+    section = Section.start("lua", runs, runs=runs, calls=calls)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         trivial, library, calls_script = (workdir / n for n in ("t.lua", "l.lua", "c.lua"))
         trivial.write_text(TRIVIAL)
         library.write_text(WITH_LIBRARY)
         calls_script.write_text(CALLS)
-        base = spawn_baseline(args.runs)
-        python_child = asyncio.run(
-            whole_executions(test, "test_run", {"args": ["ret", "0"]}, workdir, args.runs)
+        for mode in child_modes():
+            for key, script, what in (
+                ("trivial", trivial, "whole Lua execution, `return 0`"),
+                ("library", library, "whole Lua execution, require gopherbot_v1"),
+            ):
+                params = {"path": str(script)}
+                samples = asyncio.run(whole_executions(lua, "lua_run", params, workdir, runs, mode))
+                section.add_first_warm(f"{key}.{mode}", f"{what}, {mode}", samples, mode=mode)
+        section.add_time(
+            "inprocess.trivial",
+            "in-process: sandboxed state + `return 0`",
+            in_process_setup(trivial, runs * 5),
         )
-        lua_trivial = asyncio.run(
-            whole_executions(lua, "lua_run", {"path": str(trivial)}, workdir, args.runs)
+        section.add_time(
+            "inprocess.library",
+            "in-process: ... + require gopherbot_v1",
+            in_process_setup(library, runs * 5),
         )
-        lua_library = asyncio.run(
-            whole_executions(lua, "lua_run", {"path": str(library)}, workdir, args.runs)
-        )
-        setup = in_process_setup(trivial, args.runs * 5)
-        setup_library = in_process_setup(library, args.runs * 5)
-        call_wall, call_cpu = asyncio.run(robot_calls(lua, calls_script, args.calls))
+        call_wall, call_cpu = asyncio.run(robot_calls(lua, calls_script, calls))
+        section.add_time("call.wall", "robot call from Lua, wall (seen by the robot)", [call_wall])
+        section.add_time("call.cpu", "robot call from Lua, child CPU (os.clock)", [call_cpu])
+    return section
 
-    rows = [
-        (BASELINE_LABEL, base),
-        ("whole trivial execution, test binding (no Lua)", python_child),
-        ("whole trivial Lua execution (`return 0`)", lua_trivial),
-        ("whole Lua execution requiring gopherbot_v1", lua_library),
-        ("in-process: sandboxed state + `return 0`", setup),
-        ("in-process: ... + require gopherbot_v1", setup_library),
-        ("robot call from Lua, wall (seen by the robot)", [call_wall]),
-        ("robot call from Lua, child CPU (os.clock)", [call_cpu]),
-    ]
-    report(rows, args.json, runs=args.runs, calls=args.calls)
+
+def section(quick: bool = False) -> Section:
+    """For benchmarks/run.py."""
+    return measure(runs=8, calls=300) if quick else measure(runs=40, calls=2000)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/lua.json"))
+    args = parser.parse_args()
+    write_section(measure(args.runs, args.calls), args.json)
     return 0
 
 
