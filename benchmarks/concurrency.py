@@ -9,6 +9,10 @@ default `MaxConcurrentChildren`, a number sets it (`0`: no bound). Rows: failure
 99th-percentile latency from message in to reply out, throughput, and what the bound is for:
 the most children alive at once and their summed memory at that moment (RSS, and PSS, which
 shares the zygote's pages fairly), sampled every 10 ms from /proc.
+
+`section()` (for benchmarks/run.py) measures bursts of 1, 8, 32 and 64 commands per binding
+under the default bound, children started the robot's default way; each robot first answers
+a burst of 4 that is not counted (the first command after a start is benchmarks/cold.py's).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from _common import BASELINE_LABEL, spawn_baseline
+from _common import BASELINE_LABEL, Section, child_modes, spawn_baseline
 from load import EXTENSIONS, Burst, _percentile, burst
 
 from burrow.bindings.registry import BindingRegistry
@@ -115,6 +119,46 @@ async def measure(root: Path, name: str, bound: str, size: int, rounds: int) -> 
         "peak_rss_mib": round(peak.rss / MiB),
         "peak_pss_mib": round(peak.pss / MiB),
     }
+
+
+SIZES = (1, 8, 32, 64)
+
+
+def section(quick: bool = False) -> Section:
+    """For benchmarks/run.py: 1, 8, 32, 64 at once per binding, default bound and mode."""
+    logging.getLogger("burrow").setLevel(logging.ERROR)
+    installed = BindingRegistry.discover().bindings
+    sizes = (1, 8) if quick else SIZES
+    mode = "spare" if "spare" in child_modes() else "zygote"
+    out = Section.start("concurrency", 30, bound=default_max_children(), mode=mode)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in (n for n in EXTENSIONS if n in installed):
+            for size in sizes:
+                rounds = max(1 if quick else 3, (8 if quick else 24) // size)
+                root = Path(tmp) / f"{name}{size}"
+                r = asyncio.run(measure(root, name, "", size, rounds))
+                key, what = f"{name}.{size}", f"{name}, {size} at once"
+                out.add(
+                    f"{key}.failures",
+                    f"{what}: failures ({r['commands']} commands)",
+                    r["failures"],
+                    "count",
+                    rounds=rounds,
+                )
+                for q in ("p50", "p99"):
+                    ms = r[f"{q}_ms"]
+                    out.add(f"{key}.{q}", f"{what}: {q} latency", ms, "ms", ms / out.baseline_ms)
+                spread = r["p99_ms"] / r["p50_ms"] if r["p50_ms"] else 0.0
+                out.add(f"{key}.p99_over_p50", f"{what}: p99 / p50", spread, "x")
+                out.add_rate(f"{key}.rate", f"{what}: throughput", r["per_second"])
+                if size > 1:
+                    out.add(
+                        f"{key}.peak_pss",
+                        f"{what}: peak children alive ({r['peak_children']}), PSS",
+                        r["peak_pss_mib"],
+                        "MiB",
+                    )
+    return out
 
 
 def main() -> int:

@@ -19,6 +19,9 @@ same run: per message, routing should stay flat as commands are added. The `Robo
 run against any version of the engine (the `decide` rows need `burrow.engine.routing`), so a
 before/after comparison is this same command with PYTHONPATH pointing at the older tree's
 `core` (e.g. from `git archive`).
+
+`section()` (for benchmarks/run.py) shows each figure also as a ratio to the same-run baseline
+of spawning `python -I -S -c pass`, and keeps the ratio to the fewest commands in `extra`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from _common import Section
 
 from burrow.connectors.base import IncomingMessage
 from burrow.connectors.testing import TestConnector
@@ -177,6 +182,35 @@ async def measure(root: Path, sizes: list[int], runs: int, budget: float) -> dic
     finally:
         await robot.stop(grace=2)
     return rows
+
+
+ROW_KEYS = {
+    "index build, once per load": "index_build",
+    "decide: addressed, unmatched": "decide.unmatched",
+    "decide: addressed, matched": "decide.matched",
+    "decide: unaddressed chatter": "decide.chatter",
+    "Robot.route: addressed, unmatched": "route.unmatched",
+    "Robot.route: unaddressed chatter": "route.chatter",
+}
+
+
+def section(quick: bool = False) -> Section:
+    """For benchmarks/run.py: 10 to 10000 commands (10 and 1000 when quick)."""
+    logging.getLogger("burrow").setLevel(logging.ERROR)
+    sizes, runs, budget = ([10, 1000], 30, 0.3) if quick else ([10, 100, 1000, 10000], 300, 3.0)
+    out = Section.start("routing", 30, sizes=sizes, runs=runs, budget_s=budget)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = asyncio.run(measure(Path(tmp) / "robot", sizes, runs, budget))
+    for label, by_size in rows.items():
+        first = statistics.median(by_size[sizes[0]])
+        for n in sizes:
+            out.add_time(
+                f"{ROW_KEYS.get(label, label)}.{n}",
+                f"{label}, {n} commands",
+                by_size[n],
+                **{f"ratio_to_{sizes[0]}": round(statistics.median(by_size[n]) / first, 3)},
+            )
+    return out
 
 
 def main() -> int:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import BASELINE_LABEL, spawn_baseline
+from _common import BASELINE_LABEL, Section, spawn_baseline
 
 from burrow.engine.config_cache import CACHE_FILE
 
@@ -107,21 +107,11 @@ def measure(root: Path, state: Path) -> dict[str, Any]:
     return outcome
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--counts", default="10,100,1000")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/startup.json"))
-    parser.add_argument("--one", nargs=2, metavar=("ROOT", "STATE"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.one:
-        one(Path(args.one[0]), Path(args.one[1]))
-        return 0
-
-    base_ms = statistics.median(spawn_baseline(30)) * 1000
+def startup_rows(counts: list[int], runs: int, base_ms: float) -> list[dict[str, Any]]:
+    """Per count and mode (cold, cached): medians of `runs` starts, as in the JSON's rows."""
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for count in (int(c) for c in args.counts.split(",")):
+        for count in counts:
             root = Path(tmp) / f"robot{count}"
             state = root / "state"
             write_robot(root, count)
@@ -129,7 +119,7 @@ def main() -> int:
                 if mode == "cached":
                     measure(root, state)  # the start that fills the cache
                 samples = []
-                for _ in range(args.runs):
+                for _ in range(runs):
                     if mode == "cold":
                         (state / CACHE_FILE).unlink(missing_ok=True)
                     samples.append(measure(root, state))
@@ -151,6 +141,49 @@ def main() -> int:
                         "rss_mib": round(max(s["rss_kib"] for s in samples) / 1024, 1),
                     }
                 )
+    return rows
+
+
+def section(quick: bool = False) -> Section:
+    """For benchmarks/run.py: 10, 100, 1000 plugins (10 and 100 when quick), cold and cached."""
+    counts, runs = ([10, 100], 1) if quick else ([10, 100, 1000], 3)
+    out = Section.start("startup", 30, runs=runs)
+    for r in startup_rows(counts, runs, out.baseline_ms):
+        key, what = f"{r['plugins']}.{r['mode']}", f"{r['plugins']} Lua plugins, {r['mode']}"
+        out.add(
+            f"{key}.process",
+            f"{what}: process start -> ready",
+            r["process_ms"],
+            "ms",
+            r["process_ratio_to_baseline"],
+            runs,
+            config_children=r["config_children"],
+        )
+        out.add(
+            f"{key}.load_start",
+            f"{what}: load() + start()",
+            r["load_start_ms"],
+            "ms",
+            r["load_start_ratio_to_baseline"],
+            runs,
+        )
+        out.add(f"{key}.rss", f"{what}: robot peak RSS", r["rss_mib"], "MiB")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="10,100,1000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=Path("benchmarks/results/startup.json"))
+    parser.add_argument("--one", nargs=2, metavar=("ROOT", "STATE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        one(Path(args.one[0]), Path(args.one[1]))
+        return 0
+
+    base_ms = statistics.median(spawn_baseline(30)) * 1000
+    rows = startup_rows([int(c) for c in args.counts.split(",")], args.runs, base_ms)
     header = (
         f"{'measure (median)':<32} {'load+start ms':>13} {'x base':>8} {'process ms':>11} "
         f"{'x base':>8} {'children':>9} {'RSS MiB':>8}"
