@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import json
 import os
-import resource
+import re
 import statistics
 import subprocess
 import sys
@@ -90,7 +90,10 @@ async def _start_once(root: Path, state: Path) -> dict[str, Any]:
 def one(root: Path, state: Path) -> None:
     """Child mode: start the robot once, then print one JSON line."""
     outcome = asyncio.run(_start_once(root, state))
-    outcome["rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so it would report the peak of
+    # the process that spawned this one (the benchmark suite's own size) if that was larger.
+    status = Path("/proc/self/status").read_text()
+    outcome["rss_kib"] = int(re.search(r"^VmHWM:\s*(\d+) kB", status, re.M).group(1))  # type: ignore[union-attr]
     print(json.dumps(outcome), flush=True)
 
 
