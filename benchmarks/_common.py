@@ -29,6 +29,28 @@ from burrow.runner.zygote import Zygote
 BASELINE_LABEL = "baseline: spawn `python -I -S -c pass` to exit"
 
 
+def ensure_bytecode() -> list[str]:
+    """Compile Burrow's and the bindings' modules to bytecode, as an installed robot has them.
+
+    A process that starts with PYTHONDONTWRITEBYTECODE set (or from a fresh checkout) would
+    otherwise compile every module it imports from source, each time: start-up and first
+    commands measured that way say more about the checkout than about the robot.
+    """
+    import compileall
+    import importlib
+
+    compiled = []
+    for name in ("burrow", "burrow_lua", "burrow_js", "burrow_testbinding"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        folder = Path(module.__file__ or "").parent
+        if compileall.compile_dir(folder, quiet=2, workers=1):
+            compiled.append(name)
+    return compiled
+
+
 def spawn_baseline(runs: int) -> list[float]:
     """Seconds from spawn to exit of `python -I -S -c pass`, `runs` times."""
     times = []

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import Section, child_modes, mode_environ, mode_yaml, write_section
+from _common import Section, child_modes, ensure_bytecode, mode_environ, mode_yaml, write_section
 
 # A plugin per binding answering `<binding>hi` at once and `<binding>hold` after a 1.5 s
 # Pause (a robot call: the child stays alive, idle, for benchmarks/memory.py to measure).
@@ -211,6 +211,7 @@ def main() -> int:
         logging.basicConfig(level=logging.ERROR)
         asyncio.run(_one(Path(args.one[0]), args.one[1], args.one[2]))
         return 0
+    ensure_bytecode()  # as an installed robot has it: see _common
     modes = [mode for mode in args.modes.split(",") if mode in child_modes()]
     write_section(measure(args.runs, modes), args.json)
     return 0

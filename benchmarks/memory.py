@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import Section, child_modes, write_section
+from _common import Section, child_modes, ensure_bytecode, write_section
 from cold import command, installed_bindings, start_robot, write_robot
 
 MiB = 1024 * 1024
@@ -165,6 +165,7 @@ def main() -> int:
         logging.basicConfig(level=logging.ERROR)
         asyncio.run(_one(Path(args.one[0]), args.one[1]))
         return 0
+    ensure_bytecode()  # as an installed robot has it: see _common
     modes = [mode for mode in args.modes.split(",") if mode in child_modes()]
     write_section(measure(modes), args.json)
     return 0

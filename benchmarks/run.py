@@ -34,7 +34,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import BASELINE_LABEL, Row, Section, child_modes, fmt  # noqa: E402
+from _common import BASELINE_LABEL, Row, Section, child_modes, ensure_bytecode, fmt  # noqa: E402
 
 from burrow.bindings.registry import BindingRegistry  # noqa: E402
 
@@ -279,6 +279,7 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "sqlite": sqlite3.sqlite_version,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"),
     }
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -332,6 +333,7 @@ def main() -> int:
     installed = set(BindingRegistry.discover().bindings)
     started, clock = datetime.now(UTC), time.perf_counter()
     info = machine()
+    info["bytecode_compiled"] = ensure_bytecode()  # before anything is timed: see _common
     sections: Sections = {}
     report: dict[str, Any] = {}
     for name, what, needs, run in SECTIONS:

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import BASELINE_LABEL, Section, spawn_baseline
+from _common import BASELINE_LABEL, Section, ensure_bytecode, spawn_baseline
 
 from burrow.engine.config_cache import CACHE_FILE
 
@@ -184,6 +184,7 @@ def main() -> int:
     if args.one:
         one(Path(args.one[0]), Path(args.one[1]))
         return 0
+    ensure_bytecode()  # as an installed robot has it: see _common
 
     base_ms = statistics.median(spawn_baseline(30)) * 1000
     rows = startup_rows([int(c) for c in args.counts.split(",")], args.runs, base_ms)
