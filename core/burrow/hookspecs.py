@@ -22,13 +22,27 @@ hookimpl = pluggy.HookimplMarker("burrow")
 class RegisterBinding(Protocol):
     """The `register` callable passed to `register_bindings`."""
 
-    def __call__(self, name: str, *, suffixes: list[str], methods: dict[str, str]) -> None:
-        """Register binding `name` for files ending in `suffixes`, serving `methods`."""
+    def __call__(
+        self,
+        name: str,
+        *,
+        suffixes: list[str],
+        methods: dict[str, str],
+        prepare: str | None = None,
+    ) -> None:
+        """Register binding `name` for files ending in `suffixes`, serving `methods`.
+
+        `prepare` (optional, "module:function") is called with the `$/hello` params in a spare
+        child, before any request, to set up the binding's runtime (docs/bindings.md).
+        """
 
 
 @hookspec
 def register_bindings(register: RegisterBinding) -> None:
-    """Register language bindings: `register(name, suffixes=[...], methods={method: "mod:fn"})`."""
+    """Register language bindings: `register(name, suffixes=[...], methods={method: "mod:fn"})`.
+
+    Optionally `prepare="mod:fn"`: what a spare child runs before its request arrives.
+    """
 
 
 @hookspec

@@ -166,7 +166,7 @@ def test_python_objects_that_reach_lua_have_no_attributes_or_metatable() -> None
         def log(self, level: int, message: str) -> None:
             pass
 
-    state, _ = runtime._new_sandbox(MiB * 16, Ctx(), False, {}, "", [])  # type: ignore[arg-type]
+    state = runtime._Sandbox(MiB * 16).runtime
     state.globals().planted = Ctx()
     probe = state.eval(
         """function()

@@ -39,9 +39,10 @@ class BindingError(Exception):
 
 
 class Binding:
-    """One language binding: its name, the file suffixes it runs, and its methods."""
+    """One language binding: its name, the file suffixes it runs, its methods, and optionally
+    the function that prepares its runtime in a spare child before any request arrives."""
 
-    __slots__ = ("distribution", "methods", "name", "suffixes", "version")
+    __slots__ = ("distribution", "methods", "name", "prepare", "suffixes", "version")
 
     def __init__(
         self,
@@ -50,12 +51,16 @@ class Binding:
         methods: dict[str, str],
         distribution: str = "",
         version: str = "",
+        prepare: str | None = None,
     ) -> None:
         self.name = name
         self.suffixes = suffixes
         self.methods = methods  # method name -> "module:function", imported only when called
         self.distribution = distribution
         self.version = version
+        # "module:function" called as function(hello_params) in a spare child after $/hello
+        # and before the request (docs/bindings.md, "Spare children"); None: nothing to prepare.
+        self.prepare = prepare
 
     def __repr__(self) -> str:
         return f"Binding({self.name!r}, {self.suffixes!r}, {sorted(self.methods)!r})"
@@ -77,8 +82,16 @@ class Collector:
         self.version = version
         self.bindings: list[Binding] = []
 
-    def __call__(self, name: str, *, suffixes: Iterable[str], methods: Mapping[str, str]) -> None:
-        """Register binding `name`, running files with `suffixes`, serving `methods`."""
+    def __call__(
+        self,
+        name: str,
+        *,
+        suffixes: Iterable[str],
+        methods: Mapping[str, str],
+        prepare: str | None = None,
+    ) -> None:
+        """Register binding `name`, running files with `suffixes`, serving `methods`; `prepare`
+        (optional) sets up its runtime in a spare child before a request arrives."""
         if not _is_binding_name(name):
             raise BindingError(f"binding name {name!r} must match [a-z][a-z0-9_]*")
         suffix_list = tuple(suffixes)
@@ -98,8 +111,12 @@ class Collector:
                     f"binding {name!r}: method {method!r} must map to 'module:function', "
                     f"got {target!r}"
                 )
+        if prepare is not None and not _is_import_string(prepare):
+            raise BindingError(
+                f"binding {name!r}: prepare must be 'module:function', got {prepare!r}"
+            )
         self.bindings.append(
-            Binding(name, suffix_list, method_map, self.distribution, self.version)
+            Binding(name, suffix_list, method_map, self.distribution, self.version, prepare)
         )
 
 

@@ -197,6 +197,7 @@ class Child:
         # execution starts, so cancelled msgids are remembered, not only flagged on a context.
         self._canceled: set[int] = set()
         self._executed = False
+        self._setup = ""  # "" until $/setup; then "done", or why it failed
         self._main_thread = threading.get_ident()
 
     def serve(self) -> int:
@@ -255,8 +256,28 @@ class Child:
             self._session.send(_error(first.msgid, ErrorCode.INVALID_PARAMS, str(exc)))
             return False
         self._discovered = discover(self._binding_name, self._distribution)
-        self._session.send(Response(first.msgid, None, self._hello_result(max(common))))
+        result = self._hello_result(max(common))
+        if params.get("prepare") is True:
+            # A spare: set up each binding's runtime now, before any request (and so before
+            # any environment, working directory or extension code of one) reaches us.
+            result["prepared"] = self._prepare(params)
+        self._session.send(Response(first.msgid, None, result))
         return True
+
+    def _prepare(self, hello: dict[str, Any]) -> list[str]:
+        """Run each loaded binding's `prepare` hook; return the names of those that did."""
+        assert self._discovered is not None
+        prepared = []
+        for binding in self._discovered.bindings.values():
+            if binding.prepare is None:
+                continue
+            try:
+                resolve(binding.prepare)(hello)  # type: ignore[operator]
+            except Exception as exc:  # noqa: BLE001 - the method prepares itself at the request
+                _warn(f"binding {binding.name!r} could not prepare: {describe_exception(exc)}")
+                continue
+            prepared.append(binding.name)
+        return prepared
 
     def _apply_hello(self, params: dict[str, Any]) -> None:
         limit = params.get("max_message_size")
@@ -290,6 +311,9 @@ class Child:
 
     def _handle(self, request: Request) -> None:
         assert self._discovered is not None
+        if request.method == "$/setup":
+            self._session.send(self._apply_setup(request))
+            return
         if request.method.startswith("$/"):
             self._session.send(_error(request.msgid, ErrorCode.METHOD_NOT_FOUND, request.method))
             return
@@ -317,8 +341,44 @@ class Child:
                 _error(request.msgid, ErrorCode.INVALID_PARAMS, "params must be [ {map} ]")
             )
             return
+        if self._setup not in ("", "done"):
+            self._executed = True
+            self._session.send(
+                _error(request.msgid, ErrorCode.INVALID_STATE, f"$/setup failed: {self._setup}")
+            )
+            return
         self._executed = True
         self._session.send_response(self._execute(request, target, params))
+
+    def _apply_setup(self, request: Request) -> Response:
+        """`$/setup` {env, cwd}: become the request's process (a spare gets them only now)."""
+        if self._executed or self._setup:
+            return _error(
+                request.msgid,
+                ErrorCode.INVALID_STATE,
+                "$/setup comes at most once, before the execution request",
+            )
+        params = _one_map(request.params) or {}
+        env, cwd = params.get("env"), params.get("cwd")
+        problem = _setup_problem(env, cwd)
+        if problem is None and isinstance(env, dict) and isinstance(cwd, str):
+            try:
+                os.chdir(cwd)
+            except OSError as exc:
+                problem = f"cannot enter the working directory {cwd}: {exc.strerror or exc}"
+        if problem is not None or not isinstance(env, dict):
+            self._setup = problem or "env must be a map"
+            return _error(request.msgid, ErrorCode.INVALID_PARAMS, self._setup)
+        old_tz = os.environ.get("TZ")
+        # os.environ's own methods, so the C environment (getenv, subprocesses) changes too.
+        os.environ.clear()
+        os.environ.update(env)
+        if os.environ.get("TZ") != old_tz:
+            import time
+
+            time.tzset()
+        self._setup = "done"
+        return Response(request.msgid, None, {"ok": True})
 
     def _execute(self, request: Request, target: str, params: dict[str, Any]) -> Response:
         context = ExecutionContext(self._session, request.msgid, request.method)
@@ -378,6 +438,25 @@ class Child:
         if context is not None and context.canceled and context.interruptible:
             context.interruptible = False
             raise Canceled()
+
+
+def _setup_problem(env: Any, cwd: Any) -> str | None:
+    """Why `$/setup` params cannot be applied, or None."""
+    if not isinstance(cwd, str) or not cwd.startswith("/") or "\0" in cwd:
+        return f"cwd must be an absolute path, got {shown(cwd, 80)}"
+    if not isinstance(env, dict):
+        return f"env must be a map of strings, got {shown(env, 80)}"
+    for name, value in env.items():
+        if (
+            not isinstance(name, str)
+            or not isinstance(value, str)
+            or not name
+            or "=" in name
+            or "\0" in name
+            or "\0" in value
+        ):
+            return f"invalid environment entry {shown(name, 80)}"
+    return None
 
 
 def _one_map(params: list[Any]) -> dict[str, Any] | None:

@@ -22,4 +22,6 @@ def register_bindings(register: RegisterBinding) -> None:
             "js_run": "burrow_js.runtime:run",
             "js_get_config": "burrow_js.runtime:get_config",
         },
+        # A spare child starts V8 (isolate, context, bridge) before the request arrives.
+        prepare="burrow_js.runtime:prepare",
     )

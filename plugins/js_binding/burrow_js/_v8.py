@@ -154,8 +154,32 @@ def _site_of_package() -> str:
     )
 
 
+# (folder, library) once `preload` has loaded the library in this process (the zygote).
+_preloaded: tuple[str, ctypes.CDLL] | None = None
+
+
+def preload() -> None:
+    """Check the installation and load the native library now, without starting V8.
+
+    Called in the zygote, so that its forks find the library loaded (its pages shared, its
+    relocations done) instead of spending tens of milliseconds on that each. Loading starts no
+    thread (V8's initialisation would not either, with --single-threaded, but it fixes the
+    process's V8 flags for good, and those depend on each child's limits: it stays in the
+    child). A broken installation is left for the child to report.
+    """
+    global _preloaded
+    if _preloaded is None:
+        try:
+            folder = check_installation()
+            _preloaded = (folder, load_library(folder))
+        except (BridgeError, OSError):
+            return
+
+
 def check_installation() -> str:
     """Return the `py_mini_racer` folder, checking its version and that py-mini-racer is absent."""
+    if _preloaded is not None:
+        return _preloaded[0]  # checked when it was preloaded
     site = _site_of_package()
     versions: dict[str, str] = {}
     for entry in sys.path:
@@ -186,6 +210,8 @@ def check_installation() -> str:
 
 def load_library(folder: str) -> ctypes.CDLL:
     """Load mini-racer's native library and declare the functions used here."""
+    if _preloaded is not None and _preloaded[0] == folder:
+        return _preloaded[1]
     dll = ctypes.CDLL(os.path.join(folder, _LIBRARY))
     for name, (argtypes, restype) in SIGNATURES.items():
         try:
@@ -272,10 +298,20 @@ class Isolate:
         self._answer = memoryview(b"")
         self._status = 0
 
-    def install_bridge(self, handler: Callable[[str], str]) -> None:
+    def set_heap_limit(self, heap_limit: int) -> None:
+        """Change the heap limit (checked after each GC) before the script runs."""
+        self._dll.mr_set_hard_memory_limit(self._ctx, heap_limit)
+
+    def serve_with(self, handler: Callable[[str], str]) -> None:
+        """Answer bridge calls with `handler` (a prepared isolate gets it at the request)."""
+        with self._lock:
+            self._handler = handler
+
+    def install_bridge(self, handler: Callable[[str], str] | None) -> None:
         """Define `globalThis.__burrow_bridge(request)`, answered synchronously by `handler`.
 
         A handler that raises makes the JavaScript call throw an Error with the exception's text.
+        None: every call fails until `serve_with` gives one.
         """
         dll, ctx = self._dll, self._ctx
         self._handler = handler

@@ -5,6 +5,12 @@ prelude (burrow_js/js/prelude.js) and then the extension file as a global script
 Gopherbot does. The script's completion value is the result. While it runs, every Robot
 method, `console` line and `require` reaches Python synchronously through the bridge and is
 served here, on the V8 thread.
+
+A spare child starts V8 in `prepare`, before any request: isolate, context and bridge, with
+flags fitted to its data limit. The request then only sets its heap limit and its handler;
+a request whose V8 flags would differ (a `js_heap_limit` that needs V8 interpreted where the
+spare has the JIT, or the reverse) is refused with `child_start` before anything runs, and the
+robot runs it in a new child. The zygote loads the native library (`zygote_preload`).
 """
 
 from __future__ import annotations
@@ -47,6 +53,69 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _LOG_ERROR = 5  # LogLevel.Error
 
 
+def zygote_preload() -> None:
+    """In the zygote, after import: load mini-racer's native library (no V8, no thread)."""
+    _v8.preload()
+
+
+class _Plan:
+    """How V8 runs under a data limit for a heap limit: JIT or not, its flags."""
+
+    __slots__ = ("heap_limit", "jit", "max_old_space", "note")
+
+    def __init__(self, heap_limit: int, data_limit: int) -> None:
+        heap = heap_limit
+        self.jit = data_limit >= JIT_DATA_NEEDED + 2 * heap
+        self.note = ""
+        if not self.jit:
+            room = (data_limit - JITLESS_DATA_NEEDED) // 2
+            heap = max(MIN_HEAP_LIMIT, min(heap, room))
+            if heap < heap_limit:
+                self.note = f" (lowered to fit the {data_limit // MiB} MiB memory limit)"
+        self.heap_limit = heap
+        self.max_old_space = 2 * heap  # V8's own backstop, behind the heap limit
+
+    @classmethod
+    def for_spare(cls, data_limit: int) -> _Plan:
+        """The default heap, with V8's backstop as high as the data limit allows in that mode,
+        so that any request of the same mode fits the flags started before it."""
+        plan = cls(DEFAULT_HEAP_LIMIT, data_limit)
+        needed = JIT_DATA_NEEDED if plan.jit else JITLESS_DATA_NEEDED
+        plan.max_old_space = max(plan.max_old_space, data_limit - needed)
+        return plan
+
+    def serves(self, request: _Plan) -> bool:
+        """Whether V8 started with these flags runs `request` as its own flags would."""
+        return self.jit == request.jit and self.max_old_space >= request.max_old_space
+
+    def flags(self) -> list[str]:
+        """V8's flags; set once per process, when V8 starts."""
+        flags = ["--single-threaded", f"--max-old-space-size={max(16, self.max_old_space // MiB)}"]
+        if not self.jit:
+            flags.append("--jitless")
+        return flags
+
+    def __str__(self) -> str:
+        mode = "with the JIT" if self.jit else "interpreted (--jitless)"
+        return f"{mode}, up to {self.max_old_space // MiB} MiB of heap"
+
+
+# V8 started by `prepare` in a spare child, taken by the one execution that follows.
+_prepared: tuple[_Plan, _v8.Isolate] | None = None
+
+
+def prepare(hello: dict[str, Any]) -> None:
+    """Start V8 (isolate, context, bridge) before the request; its limits are already set."""
+    global _prepared
+    plan = _Plan.for_spare(_limit_data())
+    isolate = _v8.Isolate(_v8.check_installation(), plan.flags(), plan.heap_limit)
+    isolate.install_bridge(None)  # the request's handler comes with it
+    # One call through the bridge (refused: no handler yet) sets up its first-call costs (the
+    # V8 thread's Python thread state) now rather than in the request's first robot call.
+    isolate.eval("try { globalThis.__burrow_bridge('{}'); } catch (e) {}")
+    _prepared = plan, isolate
+
+
 def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
     """`js_run`: run the extension with its arguments and answer `{"ret_val": int}`."""
     return _Extension(params, ctx, configure=False).run()
@@ -80,7 +149,7 @@ class _Extension:
         self._configure = configure
         self._path = str(params.get("path") or "")
         self._deadline: float | None = None
-        self._heap_limit = self._requested_heap = DEFAULT_HEAP_LIMIT
+        self._heap_limit = DEFAULT_HEAP_LIMIT
         self._heap_note = ""
 
     def run(self) -> dict[str, Any]:
@@ -127,13 +196,12 @@ class _Extension:
                 f"cannot read the extension {self._path}: {exc}", file=self._path
             ) from None
         self._heap_limit = _positive_int(params.get("js_heap_limit"), DEFAULT_HEAP_LIMIT)
-        self._requested_heap = self._heap_limit
         timeout = params.get("js_timeout")
         if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
             self._deadline = time.monotonic() + float(timeout)
 
         isolate = self._start_v8()
-        isolate.install_bridge(self._serve)
+        isolate.serve_with(self._serve)
         argv = [sys.executable, self._path, *(["_configure"] if self._configure else args)]
         bot = params.get("bot")
         boot = {
@@ -162,22 +230,28 @@ class _Extension:
             isolate.close_bridge()
 
     def _start_v8(self) -> _v8.Isolate:
+        global _prepared
         try:
             folder = _v8.check_installation()
         except _v8.BridgeError as exc:
             raise _error(str(exc), ErrorCode.INTERNAL_ERROR) from None
-        data_limit = _limit_data()
-        heap = self._heap_limit
-        jit = data_limit >= JIT_DATA_NEEDED + 2 * heap
-        if not jit:
-            room = (data_limit - JITLESS_DATA_NEEDED) // 2
-            self._heap_limit = heap = max(MIN_HEAP_LIMIT, min(heap, room))
-            if heap < self._requested_heap:
-                self._heap_note = f" (lowered to fit the {data_limit // MiB} MiB memory limit)"
-        flags = ["--single-threaded", f"--max-old-space-size={max(16, 2 * heap // MiB)}"]
-        if not jit:
-            flags.append("--jitless")
-        return _v8.Isolate(folder, flags, self._heap_limit)
+        plan = _Plan(self._heap_limit, _limit_data())
+        self._heap_limit, self._heap_note = plan.heap_limit, plan.note
+        prepared, _prepared = _prepared, None
+        if prepared is not None:
+            started, isolate = prepared
+            if not started.serves(plan):
+                # V8's flags are set once per process: this child cannot give the request
+                # its own. Nothing has run; the robot runs the request in a new child.
+                raise RpcError(
+                    ErrorCode.CHILD_START,
+                    f"V8 was started {started} before this request, which needs {plan}",
+                )
+            isolate.set_heap_limit(plan.heap_limit)
+            return isolate
+        isolate = _v8.Isolate(folder, plan.flags(), plan.heap_limit)
+        isolate.install_bridge(None)
+        return isolate
 
     def _eval(self, isolate: _v8.Isolate, code: str) -> Any:
         ctx = self._ctx

@@ -22,4 +22,6 @@ def register_bindings(register: RegisterBinding) -> None:
             "lua_run": "burrow_lua.runtime:run",
             "lua_get_config": "burrow_lua.runtime:get_config",
         },
+        # A spare child builds its sandboxed Lua state before the request arrives.
+        prepare="burrow_lua.runtime:prepare",
     )

@@ -1,10 +1,12 @@
 """Runs one Lua extension in a sandboxed Lua 5.4 state: `lua_run` and `lua_get_config`.
 
-The state is built fresh for each execution (the child serves exactly one): lupa's Lua 5.4
-engine with Python's side closed (no `python` module, no eval, no builtins, no attribute
-access on Python objects) and a memory limit; then lua/sandbox.lua reduces the standard
-library and installs the `gopherbot_v1` library, whose Robot methods come back here as
-robot calls through `_Bridge.call`.
+Each child builds one state and runs one extension in it: lupa's Lua 5.4 engine with
+Python's side closed (no `python` module, no eval, no builtins, no attribute access on Python
+objects) and a memory limit; then lua/sandbox.lua reduces the standard library and installs
+the `gopherbot_v1` library, whose Robot methods come back here as robot calls through
+`_Bridge.call`. A spare child builds the state in `prepare`, before any request arrives; what
+depends on the request (the message's GBOT, the lib paths, the Robot API itself, the memory
+limit) is given to it when the request comes.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
     from burrow.child.context import ExecutionContext
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "get_config", "run"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "get_config", "prepare", "run"]
 
 DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
 """Bytes a Lua state may allocate unless the request's `lua_memory_limit` says otherwise."""
@@ -37,6 +39,27 @@ _MECHANISM_FAIL = 2  # TaskRetVal; burrow.constants would import enum for one nu
 _LOG_WARN, _LOG_ERROR = 4, 5  # LogLevel
 _MAX_MESSAGE = 500  # characters of the Lua error kept in the short `message`
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # a TaskRetVal is a Go int
+
+
+_prepared: _Sandbox | None = None  # the state `prepare` built, for the one execution to come
+
+
+def prepare(hello: dict[str, Any]) -> None:
+    """Build the Lua state with the default memory limit before the request arrives."""
+    global _prepared
+    _prepared = _Sandbox(DEFAULT_MEMORY_LIMIT)
+
+
+def _sandbox(memory_limit: int) -> _Sandbox:
+    """The prepared state, once, at the request's memory limit; else a new state."""
+    global _prepared
+    sandbox, _prepared = _prepared, None
+    if sandbox is None or not memory_limit:
+        return _Sandbox(memory_limit)  # 0: no limit, a state without the counting allocator
+    if memory_limit != DEFAULT_MEMORY_LIMIT:
+        # Counting what the state already uses, as a state built with this limit would.
+        sandbox.runtime.set_max_memory(memory_limit, total=True)
+    return sandbox
 
 
 def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
@@ -108,13 +131,10 @@ class _Execution:
         return number
 
     def _run(self, args: list[str]) -> Any:
-        runtime, runner = _new_sandbox(
-            self.memory_limit,
-            self.ctx,
-            self.robot_api,
-            self._gbot(),
-            self._package_path(),
-            self._readable_dirs(),
+        sandbox = _sandbox(self.memory_limit)
+        runtime = sandbox.runtime
+        runner = sandbox.start(
+            self.ctx, self.robot_api, self._gbot(), self._package_path(), self._readable_dirs()
         )
         runtime.globals().arg = runtime.table_from({0: self.path, **dict(enumerate(args, 1))})
         outcome = runner(self.path, *args)
@@ -194,38 +214,38 @@ class _Execution:
         return _ExtensionError(ErrorCode.EXTENSION_ERROR, short, data)
 
 
-def _new_sandbox(
-    memory_limit: int,
-    ctx: ExecutionContext,
-    robot_api: bool,
-    gbot: dict[str, Any],
-    package_path: str,
-    readable_dirs: list[str],
-) -> tuple[lua54.LuaRuntime, Any]:
-    """A fresh Lua state prepared by lua/sandbox.lua, and the runner function it returns."""
-    runtime = lua54.LuaRuntime(
-        register_eval=False,
-        register_builtins=False,
-        unpack_returned_tuples=True,
-        attribute_filter=_deny_attribute,
-        max_memory=memory_limit or None,
-    )
-    bridge = _Bridge(runtime, ctx, robot_api)
-    sources = _Sources(readable_dirs)
-    with open(os.path.join(_LIB_DIR, "sandbox.lua"), "rb") as handle:
-        prelude = runtime.compile(handle.read(), name="@" + handle.name, mode="t")
-    runner = prelude(
-        bridge.call,
-        bridge.log,
-        bridge.codec,
-        runtime.table_from(gbot),
-        _LIB_DIR,
-        package_path,
-        runtime.table_from(readable_dirs),
-        sources.read,
-        sources.find,
-    )
-    return runtime, runner
+class _Sandbox:
+    """A fresh Lua state prepared by lua/sandbox.lua, waiting for its one execution."""
+
+    def __init__(self, memory_limit: int) -> None:
+        self.runtime = runtime = lua54.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_deny_attribute,
+            max_memory=memory_limit or None,
+        )
+        self._bridge = bridge = _Bridge(runtime)
+        self._sources = sources = _Sources()
+        with open(os.path.join(_LIB_DIR, "sandbox.lua"), "rb") as handle:
+            prelude = runtime.compile(handle.read(), name="@" + handle.name, mode="t")
+        self._start = prelude(
+            bridge.call, bridge.log, bridge.codec, _LIB_DIR, sources.read, sources.find
+        )
+
+    def start(
+        self,
+        ctx: ExecutionContext,
+        robot_api: bool,
+        gbot: dict[str, Any],
+        package_path: str,
+        readable_dirs: list[str],
+    ) -> Any:
+        """Give the state its request (once) and return the runner of the extension."""
+        self._bridge.attach(ctx, robot_api)
+        self._sources.allow(readable_dirs)
+        table = self.runtime.table_from
+        return self._start(table(gbot), package_path, table(readable_dirs))
 
 
 class _Sources:
@@ -237,7 +257,11 @@ class _Sources:
     error. The JavaScript binding applies the same rule to `require`.
     """
 
-    def __init__(self, readable_dirs: list[str]) -> None:
+    def __init__(self) -> None:
+        self._roots: list[str] = []  # nothing is readable until the request says what is
+
+    def allow(self, readable_dirs: list[str]) -> None:
+        """Make the files under `readable_dirs` readable."""
         self._roots = [os.path.realpath(folder) for folder in readable_dirs]
 
     def read(self, filename: str) -> tuple[bytes | None, str | None]:
@@ -305,10 +329,21 @@ def _skip_first_line_comment(source: bytes) -> bytes:
 class _Bridge:
     """The Python functions the sandbox holds: Robot API calls, the task log, JSON."""
 
-    def __init__(self, runtime: lua54.LuaRuntime, ctx: ExecutionContext, robot_api: bool) -> None:
+    def __init__(self, runtime: lua54.LuaRuntime) -> None:
         self._runtime = runtime
+        self._ctx: ExecutionContext | None = None  # set by attach(), at the request
+        self._robot_api = False
+
+    def attach(self, ctx: ExecutionContext, robot_api: bool) -> None:
+        """Serve the execution of `ctx` (with the Robot API when `robot_api`)."""
         self._ctx = ctx
         self._robot_api = robot_api
+
+    @property
+    def ctx(self) -> ExecutionContext:
+        if self._ctx is None:  # only reachable by Lua run before the request: never
+            raise RuntimeError("no execution is attached to this Lua state")
+        return self._ctx
 
     def call(
         self, method: str, direct: Any, threaded: Any, message_format: Any, *args: Any
@@ -327,21 +362,21 @@ class _Bridge:
         if message_format is not None:
             options["format"] = int(message_format)
         if not self._robot_api:
-            self._ctx.log(_LOG_WARN, f"{method}: the Robot API is not available during _configure")
+            self.ctx.log(_LOG_WARN, f"{method}: the Robot API is not available during _configure")
             return False, None
         try:
-            result = self._ctx.robot_call(method, wire_args, options or None)
+            result = self.ctx.robot_call(method, wire_args, options or None)
         except Canceled:
             raise  # ends the script (through Lua) and the execution
         except RpcError as exc:
             # The extension gets the method's zero value and carries on, as upstream's clients.
-            self._ctx.log(_LOG_ERROR, f"robot call {method} failed: {exc}")
+            self.ctx.log(_LOG_ERROR, f"robot call {method} failed: {exc}")
             return False, None
         return True, to_lua(self._runtime, result)
 
     def log(self, level: int, message: str) -> None:
         """Write a line into the task log (Lua's `print`)."""
-        self._ctx.log(level, message)
+        self.ctx.log(level, message)
 
     def codec(self, operation: str, value: Any) -> Any:
         """`json.encode(value)` / `json.decode(text)`: the result, or (nil, error)."""

@@ -1,23 +1,26 @@
--- sandbox.lua: prepares a fresh Lua state for one extension, then returns its runner.
+-- sandbox.lua: prepares a fresh Lua state for one extension, then returns its start.
 --
--- Called once per execution by burrow_lua.runtime with:
+-- Called once per Lua state by burrow_lua.runtime (in a spare child before any request
+-- arrives, else at the request) with what no request changes:
 --   call      the Robot API bridge (a Python function; kept in upvalues, never in a global)
 --   log       log(level, message) into the task log (a Python function, likewise)
 --   codec     codec("encode"|"decode", value) for the json module (likewise)
---   gbot      the bot fields of the message (a table, becomes GBOT)
 --   lib_dir   the folder of this file, holding gopherbot_v1.lua
---   path      package.path built from the request's lib_paths
---   readable  the folders whose files the loaders may read (the script's own and lib_paths)
 --   read      read(filename) -> source or nil, why: the file's Lua source, once its real path
 --             (links resolved) is found inside a readable folder (a Python function)
 --   find      find(name, path) -> filename or nil, tried: package.searchpath without opening
 --             the candidates, so a FIFO cannot block it (a Python function)
+-- It returns start(gbot, path, readable), called once, at the request, with:
+--   gbot      the bot fields of the message (a table, becomes GBOT)
+--   path      package.path built from the request's lib_paths
+--   readable  the folders whose files the loaders may read (the script's own and lib_paths)
+-- which returns the runner of the extension.
 --
 -- What an extension can and cannot reach is documented in docs/lua.md ("Sandbox"). The
 -- originals this file takes away are kept only in locals, which no extension can reach
 -- once `debug` is gone.
 
-local call, log, codec, gbot, lib_dir, path, readable, read, find = ...
+local call, log, codec, lib_dir, read, find = ...
 
 local raw_load, raw_loadfile = load, loadfile
 local assert, error, getmetatable, require = assert, error, getmetatable, require
@@ -60,10 +63,7 @@ end
 -- name must lie in a readable folder here, and `read` checks the real path (a link inside a
 -- lib path may point anywhere) before it reads: Lua's own loadfile would follow the link.
 
-local readable_dirs = {}
-for i = 1, #readable do
-    readable_dirs[i] = readable[i]
-end
+local readable_dirs = {} -- filled by start()
 
 local function check_readable(filename)
     if type(filename) ~= "string" then
@@ -167,7 +167,7 @@ function package.searchpath(name, search, sep, rep)
     return find(name, search, sep or ".", rep or "/")
 end
 
-package.path = path
+package.path = ""
 package.cpath = ""
 package.loadlib = nil
 package.searchers = { preload_searcher, lua_searcher }
@@ -217,7 +217,6 @@ function print(...)
     log(2, clean(concat(parts, "\t")))
 end
 
-GBOT = gbot
 
 ---------------------------------------------------------------------------------------------
 -- The runner: load the extension, run it, describe any error for the robot.
@@ -250,7 +249,7 @@ local function locate(message, script_source)
     end
 end
 
-return function(script, ...)
+local function runner(script, ...)
     local chunk, err = raw_loadfile(script, "t")
     if not chunk then
         return "load", clean(err)
@@ -287,4 +286,16 @@ return function(script, ...)
         return ok, value
     end
     return "ran", returned(xpcall(chunk, handler, ...))
+end
+
+local started = false
+return function(gbot, path, readable)
+    assert(not started, "a Lua state serves one execution")
+    started = true
+    for i = 1, #readable do
+        readable_dirs[i] = readable[i]
+    end
+    package.path = path
+    GBOT = gbot
+    return runner
 end
