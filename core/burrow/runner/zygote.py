@@ -10,6 +10,9 @@ had not answered are sent again to a new zygote (a new interpreter after repeate
 and children it had forked run on under the robot, which holds their pipes and watches and
 signals each through a pidfd (a handle on a process that is not the robot's child). Their
 exit status can no longer be known — init reaps them — so it is reported as unknown.
+
+A zygote that finds itself with more than one thread (a preloaded module started one) says so
+and exits; forking it would be unsafe, so children start as new interpreters from then on.
 """
 
 from __future__ import annotations
@@ -188,6 +191,7 @@ class Zygote:
         self._ids = itertools.count(1)
         self._starting: asyncio.Lock | None = None
         self._closed = False
+        self.unusable: str | None = None  # why forking a zygote is unsafe, once one said so
         self.started = 0  # zygote processes started so far
 
     @property
@@ -202,11 +206,16 @@ class Zygote:
         async with self._starting:
             if self._closed:
                 raise RpcError(ErrorCode.CHILD_START, "the zygote is closed")
+            if self.unusable is not None:
+                raise RpcError(ErrorCode.CHILD_START, self.unusable)
             server = self._server
             if server is not None and server.alive:
                 return server
             if server is not None:
-                self._lost(server)  # it exited, and its socket has not told us yet
+                self._readable(server)  # it exited: read what it said before it went
+                self._lost(server)
+                if self.unusable is not None:
+                    raise RpcError(ErrorCode.CHILD_START, self.unusable)
             self._server = await self._start()
             return self._server
 
@@ -250,6 +259,12 @@ class Zygote:
                 self._lost(server)
                 return
             message = json.loads(data)
+            if "unsafe" in message:
+                _close_all(fds)
+                self.unusable = str(message["unsafe"])
+                log.error("zygote (pid %d): %s", server.process.pid, self.unusable)
+                self._lost(server)
+                return
             if "exit" in message:
                 _close_all(fds)
                 child = server.children.pop(message["exit"], None)
@@ -301,9 +316,15 @@ class Zygote:
                 argv, env=env, cwd=cwd, on_stdout=on_stdout, on_stderr_line=on_stderr_line
             )
 
-        if argv[0] != self._python or "burrow.child" not in argv or not pidfds_work():
-            # Another interpreter was asked for (only a new process can be that), or the
-            # kernel has no pidfds to watch children with should the zygote die.
+        if (
+            argv[0] != self._python
+            or "burrow.child" not in argv
+            or not pidfds_work()
+            or self.unusable is not None
+        ):
+            # Another interpreter was asked for (only a new process can be that), the kernel
+            # has no pidfds to watch children with should the zygote die, or forking a
+            # zygote was found unsafe.
             return await new_interpreter()
         if not cwd.is_dir():
             raise RpcError(ErrorCode.CHILD_START, f"cannot start a child in {cwd}: no such folder")
@@ -322,6 +343,8 @@ class Zygote:
             try:
                 return await self._fork(server, child_args, setup, on_stdout, on_stderr_line)
             except _ZygoteLost:
+                if self.unusable is not None:
+                    break
                 log.warning(
                     "the zygote died before forking a child (attempt %d of %d)",
                     attempt,
@@ -356,6 +379,7 @@ class Zygote:
                 socket.send_fds(server.control, [payload.encode()], list(theirs))
             except OSError as exc:
                 server.pending.pop(request_id, None)
+                self._readable(server)  # what it said before it went (it may be unusable)
                 self._lost(server)  # a zygote that cannot take a request is gone
                 raise _ZygoteLost() from exc
             finally:

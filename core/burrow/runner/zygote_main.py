@@ -16,7 +16,12 @@ children's parent. Limits and the account to run as reach the child as its own a
 and `$/hello`, as they reach a new interpreter, so both start modes apply them the same way.
 
 It never starts a thread and never imports asyncio, so forking it is safe; a child starts in
-about a millisecond instead of the tens an interpreter start and imports cost.
+about a millisecond instead of the tens an interpreter start and imports cost. A preloaded
+module may define `zygote_preload()`, called once after its import (the JavaScript binding
+loads V8's library there); it must not start a thread either. The zygote checks that it is
+single-threaded (/proc/self/task) before it serves and before every fork; if it is not, it
+tells the robot (`{"unsafe": why}`), which starts children as new interpreters from then on,
+and exits with status 3.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_REQUEST = 1 << 20
+EXIT_UNSAFE = 3  # the zygote has more than one thread: forking it would be unsafe
+
+
+def thread_count() -> int:
+    """How many threads this process has (a fork copies only the calling one)."""
+    return len(os.listdir("/proc/self/task"))
 
 
 def _read_setup(fd: int) -> dict[str, Any]:
@@ -105,6 +116,11 @@ def serve(control: socket.socket) -> None:
                     os.close(fd)
                 _send(control, {"id": request.get("id"), "error": "expected 4 descriptors"})
                 continue
+            threads = thread_count()
+            if threads != 1:  # a fork would hold locks of threads it does not have
+                for fd in fds:
+                    os.close(fd)
+                _unsafe(control, f"the zygote has {threads} threads", request.get("id"))
             try:
                 pid = os.fork()
             except OSError as exc:
@@ -119,6 +135,16 @@ def serve(control: socket.socket) -> None:
                 os.close(fd)
             _answer(control, request["id"], pid)
         _reap(control)
+
+
+def _unsafe(control: socket.socket, why: str, request_id: object = None) -> None:
+    """Tell the robot never to use this zygote again, and exit."""
+    message = f"{why}; forking it is unsafe, children start as new interpreters"
+    os.write(2, f"burrow zygote: {message}\n".encode())
+    try:
+        _send(control, {"unsafe": message, "id": request_id})
+    finally:
+        os._exit(EXIT_UNSAFE)
 
 
 def _answer(control: socket.socket, request_id: int, pid: int) -> None:
@@ -157,9 +183,14 @@ def main(argv: list[str]) -> int:
 
     for module in preload:
         try:
-            __import__(module)
+            hook = getattr(__import__(module, fromlist=["_"]), "zygote_preload", None)
+            if callable(hook):
+                hook()
         except Exception as exc:  # noqa: BLE001 - a child will report the real error itself
             os.write(2, f"burrow zygote: cannot preload {module}: {exc}\n".encode())
+        threads = thread_count()
+        if threads != 1:
+            _unsafe(control, f"preloading {module} left the zygote with {threads} threads")
     serve(control)
     return 0
 
