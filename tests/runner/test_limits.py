@@ -1,18 +1,21 @@
-"""Per-child limits, set by the child on itself before any extension code, in both start modes."""
+"""Per-child limits, set by the child on itself before any extension code, in every start mode."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from spare_support import MODES
 
 from burrow.bindings.spec import Binding
 from burrow.constants import TaskRetVal
 from burrow.rpc.errors import ErrorCode
 from burrow.runner.execution import Execution, ExecutionSpec
 from burrow.runner.limits import ChildLimits
+from burrow.runner.spares import SparePool
 from burrow.runner.zygote import Zygote
 from support import run
 
@@ -40,7 +43,7 @@ def test_without_limits_the_same_extension_opens_them_all(execute) -> None:
     assert result.result is not None and result.result["opened"] == 5000
 
 
-@pytest.mark.parametrize("mode", ["interpreter", "zygote"])
+@pytest.mark.parametrize("mode", MODES)
 def test_limits_are_hard_and_core_dumps_are_off(
     mode: str, test_binding: Binding, tmp_path: Path
 ) -> None:
@@ -49,10 +52,16 @@ def test_limits_are_hard_and_core_dumps_are_off(
     limits = ChildLimits(cpu_seconds=50, memory_bytes=512 << 20, open_files=100, processes=300)
 
     async def go() -> dict[str, tuple[str, str]]:
-        zygote = Zygote() if mode == "zygote" else None
+        zygote = Zygote() if mode != "interpreter" else None
+        spawner: Any = zygote.spawn if zygote else None
+        if mode == "spare" and zygote is not None:
+            # A spare set its limits when it was prepared; the request cannot change them.
+            spawner = SparePool(zygote.spawn, {"test": test_binding}, {"test": 1}, [(None, limits)])
+            spawner.start()
+            assert await spawner.wait_full(60)
         args = {"args": ["sleep", "3"]}
         spec = ExecutionSpec(test_binding, "test_run", args, tmp_path, limits=limits)
-        execution = Execution(spec, spawner=zygote.spawn if zygote else None)
+        execution = Execution(spec, spawner=spawner)
         try:
             task = asyncio.ensure_future(execution.run())
             while execution.pid is None or execution._exec_msgid is None:
@@ -61,7 +70,10 @@ def test_limits_are_hard_and_core_dumps_are_off(
                 table = handle.read().splitlines()[1:]
             result = await task
             assert result.ret_val == TaskRetVal.Normal, result.error
+            assert result.spare == (mode == "spare")
         finally:
+            if isinstance(spawner, SparePool):
+                await spawner.close()
             if zygote is not None:
                 await zygote.close()
         rows = {}

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from spare_support import MODES, run_in_mode
 
 from burrow.bindings.spec import Binding
 from burrow.constants import TaskRetVal
+from burrow.rpc.errors import ErrorCode
 from burrow.runner.execution import Execution, ExecutionResult, ExecutionSpec
 from burrow.runner.limits import ChildLimits
 from burrow.runner.privsep import ChildIdentity, PrivSepError, resolve_account, self_check
+from burrow.runner.spares import SparePool
 from burrow.runner.zygote import Zygote
 from support import ROOT, RecordingDispatcher, run
 
@@ -103,29 +106,18 @@ def _execute(
     identity: ChildIdentity | None,
     limits: ChildLimits | None = None,
 ) -> ExecutionResult:
-    async def go() -> ExecutionResult:
-        zygote = Zygote(python) if mode == "zygote" else None
-        spec = ExecutionSpec(
-            binding,
-            "test_run",
-            {"args": list(args)},
-            workdir,
-            timeout=60.0,
-            python=python,
-            identity=identity,
-            limits=limits or ChildLimits(),
-        )
-        try:
-            spawner = zygote.spawn if zygote is not None else None
-            return await Execution(spec, RecordingDispatcher(), spawner=spawner).run()
-        finally:
-            if zygote is not None:
-                await zygote.close()
-
-    return run(go())
-
-
-MODES = ["interpreter", "zygote"]
+    spec = ExecutionSpec(
+        binding,
+        "test_run",
+        {"args": list(args)},
+        workdir,
+        timeout=60.0,
+        python=python,
+        identity=identity,
+        limits=limits or ChildLimits(),
+    )
+    # A spare drops to the account when it is forked, long before its request.
+    return run(run_in_mode(mode, spec, RecordingDispatcher(), zygote_python=python))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -293,3 +285,56 @@ def test_a_robot_with_an_unknown_privsep_account_refuses_to_start(tmp_path: Path
     result = _burrow(sys.executable, robot, "")
     assert result.returncode == 2
     assert "PrivSep: there is no account 'no-such-account-7f3'" in result.stderr
+
+
+def test_a_spare_drops_to_the_account_before_its_request_and_enters_folders_as_it(
+    account: ChildIdentity, python: str, shared_dir: Path, test_binding: Binding
+) -> None:
+    private = shared_dir / "root-only"
+    private.mkdir(mode=0o700, exist_ok=True)
+
+    async def go() -> tuple[list[str], ExecutionResult, ExecutionResult]:
+        zygote = Zygote(python)
+        pool = SparePool(
+            zygote.spawn,
+            {"test": test_binding},
+            {"test": 1},
+            [(account, ChildLimits())],
+            python=python,
+        )
+        pool.start()
+        try:
+            assert await pool.wait_full(120)
+            spare = pool.ready()[0]
+            assert spare.child is not None
+            with open(f"/proc/{spare.child.pid}/status") as handle:
+                ids = [line for line in handle if line.startswith(("Uid:", "Gid:", "Groups:"))]
+
+            def spec(workdir: Path) -> ExecutionSpec:
+                return ExecutionSpec(
+                    test_binding,
+                    "test_run",
+                    {"args": ["identity"]},
+                    workdir,
+                    timeout=60.0,
+                    python=python,
+                    identity=account,
+                )
+
+            refused = await Execution(spec(private), RecordingDispatcher(), spawner=pool).run()
+            assert await pool.wait_full(120)
+            served = await Execution(spec(shared_dir), RecordingDispatcher(), spawner=pool).run()
+            return ids, refused, served
+        finally:
+            await pool.close()
+            await zygote.close()
+
+    ids, refused, served = run(go())
+    uid, gid = str(account.uid), str(account.gid)
+    assert ids[0].split()[1:] == [uid] * 4 and ids[1].split()[1:] == [gid] * 4
+    assert ids[2].split()[1:] == []
+    assert refused.spare and refused.error is not None
+    assert refused.error.code == ErrorCode.CHILD_START
+    assert "Permission denied" in refused.error.message
+    assert served.spare and served.ret_val == TaskRetVal.Normal, served.error
+    assert served.result is not None and served.result["identity"]["uids"] == [account.uid] * 3

@@ -67,12 +67,14 @@ from burrow.engine.slots import ChildSlots
 from burrow.runner.limits import ChildLimits
 from burrow.runner.privsep import ChildIdentity, PrivSepError, resolve_account, self_check
 from burrow.runner.process import Spawner
+from burrow.runner.spares import SparePool, spare_sizes
 from burrow.runner.zygote import Zygote
 
 log = logging.getLogger("burrow.robot")
 
 ENCRYPTED_PREFIX = "encrypted:"
 ZYGOTE_ENV = "BURROW_ZYGOTE"  # "off" starts every child as a new interpreter instead
+SPARE_START_WAIT = 10.0  # seconds `start` waits for the first spare children
 
 DEFAULT_NAME = "burrow"
 
@@ -112,6 +114,7 @@ class Robot:
         self.memory: ShortTermMemory | None = None
         self.secrets: SecretBox | None = None
         self.zygote: Zygote | None = None
+        self.spares: SparePool | None = None  # prepared children, kept beside the zygote
         self._inbox: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._tasks: set[asyncio.Task[object]] = set()
         self._runners: list[asyncio.Task[None]] = []
@@ -164,6 +167,23 @@ class Robot:
             ),
             concurrency=min(4, self.slots.limit or 4),  # no more than MaxConcurrentChildren
         )
+        self._keep_spares()
+
+    def _keep_spares(self) -> None:
+        """Keep spare children for the bindings the extensions use (docs/operations.md)."""
+        if self.zygote is None or self.registry is None:
+            return
+        tasks = [t for t in self.catalog.tasks.values() if t.binding is not None and not t.disabled]
+        in_use = {t.binding.name for t in tasks if t.binding is not None}
+        sizes = spare_sizes(self.config.spare_children, in_use)
+        kinds = [False] + ([True] if any(t.privileged for t in tasks) else [])
+        # Without PrivSep both kinds of pipeline start alike children: one set of spares.
+        profiles = [(self.child_identity(k), self.child_limits(k)) for k in kinds]
+        if self.spares is None:
+            self.spares = SparePool(self.zygote.spawn, self.registry.bindings, sizes, profiles)
+            self.spares.start()
+        else:  # loaded again: spares of bindings gone or changed are ended, the rest kept
+            self.spares.configure(self.registry.bindings, sizes, profiles)
 
     async def _check_privsep(self) -> None:
         """With PrivSep, refuse to start unless children really run as its account."""
@@ -207,6 +227,8 @@ class Robot:
         self.connectors = dict(connectors)
         self.primary_protocol = primary or self.config.primary_protocol
         self.routing_index()  # index the catalog now, not on the first message
+        if self.spares is not None and not await self.spares.wait_full(SPARE_START_WAIT):
+            log.warning("spare children are not ready yet; the first commands start their own")
         self._runners.append(asyncio.get_running_loop().create_task(self._route_loop()))
         for connector in self.connectors.values():
             self._runners.append(
@@ -261,6 +283,8 @@ class Robot:
         for runner in self._runners:
             runner.cancel()
         await asyncio.gather(*self._runners, return_exceptions=True)
+        if self.spares is not None:
+            await self.spares.close()  # kills them: nothing to wait for
         if self.zygote is not None:
             await self.zygote.close()
         await self.close_brain()
@@ -312,7 +336,9 @@ class Robot:
 
     @property
     def spawner(self) -> Spawner | None:
-        """How children start: forked by the zygote, or (None) as new interpreters."""
+        """How children start: a spare, else forked by the zygote; None: new interpreters."""
+        if self.spares is not None:
+            return self.spares
         return self.zygote.spawn if self.zygote is not None else None
 
     def child_identity(self, privileged: bool) -> ChildIdentity | None:

@@ -1,5 +1,9 @@
 """One execution in a one-shot child: spawn, hello, the request, robot calls, shutdown.
 
+The child is a new one, or a spare (burrow.runner.spares) that already answered `$/hello` and
+prepared its binding: then the execution sends `$/setup` (environment, working directory)
+and the request at once, and the rest is the same.
+
 Every failure of the mechanism (the child would not start, broke the protocol, crashed, hung)
 comes back as an `ExecutionResult` with TaskRetVal MechanismFail and a typed error; nothing
 escapes to the caller as an exception.
@@ -14,7 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from burrow.bindings.spec import Binding
 from burrow.constants import TaskRetVal
@@ -25,6 +29,9 @@ from burrow.runner.environment import child_environment
 from burrow.runner.limits import ChildLimits, cpu_limit_message
 from burrow.runner.privsep import ChildIdentity, identity_problems
 from burrow.runner.process import ChildProcess, SpawnedChild, Spawner
+
+if TYPE_CHECKING:
+    from burrow.rpc.parent_session import AsyncRequestHandler, NotificationHandler
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +101,7 @@ class ExecutionResult:
     stderr_tail: str = ""
     pid: int | None = None
     hello: dict[str, Any] | None = None
+    spare: bool = False  # the child was a spare, prepared before the request
 
     @property
     def config(self) -> str | None:
@@ -103,6 +111,77 @@ class ExecutionResult:
 
 
 LogSink = Callable[[int, str], None]
+
+
+class Spare(Protocol):
+    """A child that answered `$/hello` (and prepared its binding) before its request."""
+
+    child: ChildProcess
+    hello: dict[str, Any]
+
+    def adopt(
+        self,
+        on_request: AsyncRequestHandler,
+        on_notification: NotificationHandler,
+        on_stderr_line: Callable[[str], None] | None,
+    ) -> AsyncSession:
+        """Hand the child's session to its execution; return it."""
+
+
+class SpareSource(Protocol):
+    """A spawner that may also have a spare ready for an execution (burrow.runner.spares)."""
+
+    def take_spare(self, spec: ExecutionSpec) -> Spare | None:
+        """A ready spare for exactly `spec`'s binding, account, limits and interpreter."""
+
+
+class _SpareRefused(Exception):
+    """The spare's binding could not serve the request as prepared; run it in a new child."""
+
+
+def hello_params(
+    max_message_size: int, limits: ChildLimits, prepare: bool = False
+) -> dict[str, Any]:
+    """The `$/hello` params for a child with these limits (`prepare`: for a spare)."""
+    params: dict[str, Any] = {"versions": [PROTOCOL_VERSION], "max_message_size": max_message_size}
+    hello_limits = limits.to_hello()
+    if hello_limits:
+        params["limits"] = hello_limits
+    if prepare:
+        params["prepare"] = True
+    return params
+
+
+def check_hello(
+    hello: Any, binding: str, method: str | None, identity: ChildIdentity | None
+) -> None:
+    """Raise RpcError unless `hello` is a version-1 answer from a child that runs as
+    `identity` and serves `method` of `binding` (any method of it when `method` is None)."""
+    if not isinstance(hello, dict) or hello.get("version") != PROTOCOL_VERSION:
+        raise RpcError(ErrorCode.PROTOCOL_ERROR, f"bad $/hello answer: {shown(hello)}")
+    if identity is not None:
+        # The child checks its own drop; the robot checks it again on every child.
+        problems = identity_problems(hello, identity)
+        if problems:
+            raise RpcError(
+                ErrorCode.CHILD_START,
+                f"the child did not become {identity}: " + "; ".join(problems),
+            )
+    bindings = hello.get("bindings")
+    info = bindings.get(binding) if isinstance(bindings, dict) else None
+    methods = info.get("methods") if isinstance(info, dict) else None
+    if not isinstance(methods, list) or (method is not None and method not in methods):
+        errors = hello.get("binding_errors") or {}
+        why = errors.get(binding) if isinstance(errors, dict) else None
+        if not isinstance(why, str):  # the child's text, if it sent text at all
+            why = shown(why) if why else None
+        wanted = repr(method) if method is not None else f"binding {binding!r}"
+        raise RpcError(
+            ErrorCode.METHOD_NOT_FOUND,
+            f"the child cannot serve {wanted}: "
+            + (why or f"binding {binding!r} does not register it"),
+            {"binding_errors": errors},
+        )
 
 
 def child_argv(spec: ExecutionSpec) -> list[str]:
@@ -147,6 +226,7 @@ class Execution:
         self._session: AsyncSession | None = None
         self._exec_msgid: int | None = None
         self._exec_future: asyncio.Future[Any] | None = None
+        self._calls_served = 0
 
     @property
     def pid(self) -> int | None:
@@ -165,7 +245,13 @@ class Execution:
         """Run the execution to its end and report it; never raises for mechanism failures."""
         result = ExecutionResult(ret_val=TaskRetVal.MechanismFail)
         try:
-            await self._run(result)
+            try:
+                await self._run(result, self._take_spare())
+            except _SpareRefused as refused:
+                log.info("%s; running it in a new child", refused)
+                await self._retire()
+                result = ExecutionResult(ret_val=TaskRetVal.MechanismFail)
+                await self._run(result, None)
         except RpcError as exc:
             result.ret_val, result.error = TaskRetVal.MechanismFail, exc
             await self._escalate()
@@ -188,74 +274,102 @@ class Execution:
             result.error.data = data
         return result
 
-    async def _run(self, result: ExecutionResult) -> None:
+    def _take_spare(self) -> Spare | None:
+        take = getattr(self._spawner, "take_spare", None)
+        if take is None or not self.spec.workdir.is_dir():
+            return None  # a missing folder fails as it does for a new child, spending no spare
+        spare: Spare | None = take(self.spec)
+        return spare
+
+    async def _run(self, result: ExecutionResult, spare: Spare | None) -> None:
         spec = self.spec
-        self._child = child = await (self._spawner or SpawnedChild.spawn)(
-            child_argv(spec),
-            env=child_environment(spec.env),
-            cwd=spec.workdir,
-            on_stdout=self._feed,
-            on_stderr_line=self._on_stderr,
-        )
-        self._session = AsyncSession(
-            child.write,
-            on_request=self._serve,
-            on_notification=self._notified,
-            max_size=spec.max_message_size,
-        )
+        env = child_environment(spec.env)
+        if spare is not None:
+            # Its hello was answered for exactly this binding, account and limits; the
+            # environment and working directory go to it now, over its own pipe.
+            result.spare = True
+            self._child = child = spare.child
+            self._session = spare.adopt(self._serve, self._notified, self._on_stderr)
+            result.hello = spare.hello
+        else:
+            self._child = child = await (self._spawner or SpawnedChild.spawn)(
+                child_argv(spec),
+                env=env,
+                cwd=spec.workdir,
+                on_stdout=self._feed,
+                on_stderr_line=self._on_stderr,
+            )
+            self._session = AsyncSession(
+                child.write,
+                on_request=self._serve,
+                on_notification=self._notified,
+                max_size=spec.max_message_size,
+            )
         watcher = asyncio.get_running_loop().create_task(self._watch_exit(child))
         try:
-            result.hello = await self._phase(
-                self._session.request("$/hello", [self._hello_params()]),
-                spec.hello_timeout,
-                "$/hello",
-            )
-            self._check_hello(result.hello)
+            if spare is None:
+                result.hello = await self._phase(
+                    self._session.request(
+                        "$/hello", [hello_params(spec.max_message_size, spec.limits)]
+                    ),
+                    spec.hello_timeout,
+                    "$/hello",
+                )
+            check_hello(result.hello, spec.binding.name, spec.method, spec.identity)
+            setup = None
+            if spare is not None:
+                _, setup = self._session.start_request(
+                    "$/setup", [{"env": env, "cwd": str(spec.workdir)}]
+                )
+                setup.add_done_callback(_retrieve)
+            # Sent without waiting for $/setup's answer: the child takes them in order, and
+            # refuses the request (invalid_state) if $/setup failed.
             msgid, future = self._session.start_request(spec.method, [spec.params])
             self._exec_msgid, self._exec_future = msgid, future
-            answer = await self._phase(future, spec.timeout, spec.method)
+            try:
+                answer = await self._phase(future, spec.timeout, spec.method)
+            except RpcError as exc:
+                self._check_setup(setup)
+                # A spare's binding may refuse a request its prepared runtime does not fit,
+                # before running anything: the request then goes to a new child.
+                refused = exc.code == ErrorCode.CHILD_START and not self._calls_served
+                if spare is not None and refused:
+                    raise _SpareRefused(f"a spare refused {spec.method}: {exc.message}") from None
+                raise
             self._exec_msgid = None
             self._accept(answer, result)
             await self._shutdown(child)
         finally:
             watcher.cancel()
 
-    def _hello_params(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "versions": [PROTOCOL_VERSION],
-            "max_message_size": self.spec.max_message_size,
-        }
-        limits = self.spec.limits.to_hello()
-        if limits:
-            params["limits"] = limits
-        return params
-
-    def _check_hello(self, hello: Any) -> None:
-        if not isinstance(hello, dict) or hello.get("version") != PROTOCOL_VERSION:
-            raise RpcError(ErrorCode.PROTOCOL_ERROR, f"bad $/hello answer: {shown(hello)}")
-        if self.spec.identity is not None:
-            # The child checks its own drop; the robot checks it again on every child.
-            problems = identity_problems(hello, self.spec.identity)
-            if problems:
-                raise RpcError(
-                    ErrorCode.CHILD_START,
-                    f"the child did not become {self.spec.identity}: " + "; ".join(problems),
-                )
-        bindings = hello.get("bindings")
-        name = self.spec.binding.name
-        info = bindings.get(name) if isinstance(bindings, dict) else None
-        methods = info.get("methods") if isinstance(info, dict) else None
-        if not isinstance(methods, list) or self.spec.method not in methods:
-            errors = hello.get("binding_errors") or {}
-            why = errors.get(name) if isinstance(errors, dict) else None
-            if not isinstance(why, str):  # the child's text, if it sent text at all
-                why = shown(why) if why else None
+    def _check_setup(self, setup: asyncio.Future[Any] | None) -> None:
+        """Raise child_start if the spare refused its `$/setup` (say, an unusable folder)."""
+        if setup is None or not setup.done() or setup.cancelled():
+            return
+        error = setup.exception()
+        if isinstance(error, RpcError) and error.code == ErrorCode.INVALID_PARAMS:
             raise RpcError(
-                ErrorCode.METHOD_NOT_FOUND,
-                f"the child cannot serve {self.spec.method!r}: "
-                + (why or f"binding {name!r} does not register it"),
-                {"binding_errors": errors},
-            )
+                ErrorCode.CHILD_START,
+                f"cannot start a child in {self.spec.workdir}: {error.message}",
+                {"cwd": str(self.spec.workdir)},
+            ) from None
+
+    async def _retire(self) -> None:
+        """End the child of a refused spare (it ran nothing) and forget it."""
+        child, session = self._child, self._session
+        self._child = self._session = None
+        self._exec_msgid = self._exec_future = None
+        if session is not None:
+            try:
+                await asyncio.wait_for(session.request("$/shutdown", [{}]), 2.0)
+            except (RpcError, TimeoutError):
+                pass
+            session.close(RpcError(ErrorCode.CHILD_EXIT, "the spare was retired"))
+        if child is not None:
+            child.close_stdin()
+            if not await child.wait(2.0):
+                await child.stop(self.spec.term_grace)
+            await child.close()
 
     def _accept(self, answer: Any, result: ExecutionResult) -> None:
         if not isinstance(answer, dict):
@@ -356,6 +470,7 @@ class Execution:
             raise RpcError(
                 ErrorCode.INVALID_PARAMS, "robot_call params are [{method, args, options?}]"
             )
+        self._calls_served += 1
         try:
             answer = await self._dispatcher.robot_call(RobotCall(method, args, options))
         except RpcError:
@@ -380,6 +495,12 @@ class Execution:
                 level if isinstance(level, int) and not isinstance(level, bool) else 2,
                 message if isinstance(message, str) else shown(message),  # no str() of any depth
             )
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a future's exception as seen: it is read, if at all, through another path."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _child_exit(status: int | None, stderr_tail: str, spec: ExecutionSpec) -> RpcError:

@@ -345,6 +345,24 @@ def _child_count(value: object) -> object:
     return value
 
 
+MAX_SPARES = 16  # spare children per binding: each holds a prepared runtime (JS ≈ 50 MiB)
+
+
+def _spare_children(value: object) -> object:
+    """Read ``SpareChildren``: how many prepared children to keep per binding name."""
+    hint = f"write spares per binding, e.g. {{lua: 2, js: 1}}: 0 to {MAX_SPARES}, 0 keeps none"
+    if not isinstance(value, dict):
+        raise InvalidValue(f"expected a map of binding names to numbers, got {value!r}", hint)
+    for name, count in value.items():
+        if not isinstance(name, str) or not name:
+            raise InvalidValue(f"{name!r} is not a binding name", hint)
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise InvalidValue(f"{name}: expected a whole number, got {count!r}", hint)
+        if not 0 <= count <= MAX_SPARES:
+            raise InvalidValue(f"{name}: {count} is outside 0 to {MAX_SPARES}", hint)
+    return value
+
+
 class PrivSepConfig(_Model):
     """``PrivSep``: the account that children of unprivileged pipelines run as."""
 
@@ -395,6 +413,9 @@ class RobotConfig(_Model):
     # Child limits and privilege separation (docs/security.md).
     child_limits: ChildLimitsConfig = ChildLimitsConfig.model_validate({})
     priv_sep: PrivSepConfig | None = None
+    # Prepared children kept per binding; unset: defaults for the bindings in use
+    # (docs/operations.md, "Spare children").
+    spare_children: Annotated[dict[str, int], BeforeValidator(_spare_children)] | None = None
     # Children running at once; further steps queue (docs/configuration.md, engine/slots.py).
     max_concurrent_children: Annotated[int, BeforeValidator(_child_count)] = Field(
         default_factory=default_max_children
