@@ -1,1 +1,1 @@
-"""The Robot API served to extension children (see dispatcher.py)."""
+"""The Robot API served to extension children: dispatcher.py declares every method group."""
