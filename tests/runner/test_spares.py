@@ -423,3 +423,39 @@ def test_spare_children_in_robot_yaml_are_read(tmp_path: Path) -> None:
     assert load_robot(tmp_path, {}).config.spare_children == {"lua": 4, "js": 0}
     (tmp_path / "conf" / "robot.yaml").write_text("Alias: ';'\n")
     assert load_robot(tmp_path, {}).config.spare_children is None
+
+
+def test_the_refill_waits_for_the_taken_spare_to_finish_its_command(
+    test_binding: Binding, tmp_path: Path
+) -> None:
+    # Preparing a spare costs CPU that a command still answering needs: the refill starts when
+    # the taken spare's execution has ended (or after REFILL_QUIET for a long one).
+    async def go() -> tuple[float, float, float]:
+        zygote, pool = await full_pool(test_binding)
+        started: list[float] = []
+        real_make = pool._make
+
+        async def make(key: SpareKey) -> Any:
+            started.append(time.monotonic())
+            return await real_make(key)
+
+        pool._make = make  # type: ignore[method-assign]
+        try:
+            spare = pool.ready()[0]
+            assert spare.child is not None
+            exited: list[float] = []
+            spare.child.exited.add_done_callback(lambda _: exited.append(time.monotonic()))
+            taken = time.monotonic()
+            result = await Execution(
+                spec_for(test_binding, tmp_path, "sleep", "0.1"), spawner=pool
+            ).run()
+            assert result.spare
+            assert await pool.wait_full(60)
+            return taken, exited[0], started[0]
+        finally:
+            await pool.close()
+            await zygote.close()
+
+    taken, exited, refill = run(go())
+    assert exited - taken >= 0.1
+    assert refill >= exited  # not while the command ran

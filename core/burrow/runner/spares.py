@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import functools
 import logging
 import sys
@@ -53,6 +54,9 @@ DEFAULT_OTHER = 1
 SPARE_CWD = Path("/")  # where a spare waits: readable by any account, and nobody's folder
 PREPARE_TIMEOUT = 30.0  # fork, hello and prepare of one spare; it delays no request
 RETRY_FIRST, RETRY_MAX = 1.0, 60.0  # seconds before trying again after a spare failed
+# How long a refill waits for the executions of taken spares to end first: preparing a spare
+# takes CPU (a JavaScript one tens of milliseconds), which a command still answering needs.
+REFILL_QUIET = 0.25
 
 
 def spare_sizes(configured: Mapping[str, int] | None, in_use: Iterable[str]) -> dict[str, int]:
@@ -203,6 +207,7 @@ class SparePool:
         self._changed = asyncio.Event()
         self._filler: asyncio.Task[None] | None = None
         self._ending: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Future[None]] = set()  # exits of taken spares still running
         self._closed = False
         self.preparing: SpareChild | None = None  # the spare being made now, if any
         self.made = 0  # spares that became ready
@@ -295,6 +300,10 @@ class SparePool:
             self._changed.set()
             if spare.usable:
                 self.taken += 1
+                assert spare.child is not None
+                exited = spare.child.exited
+                self._running.add(exited)
+                exited.add_done_callback(self._running.discard)
                 return spare
             self._end_later(spare)
         return None
@@ -356,6 +365,8 @@ class SparePool:
                 except TimeoutError:
                     pass
                 continue
+            if self._running:
+                await asyncio.wait(set(self._running), timeout=REFILL_QUIET)
             spare = await self._make(key)
             if spare is None:
                 continue
@@ -381,14 +392,24 @@ class SparePool:
             max_message_size=key.max_message_size,
             python=key.python,
         )
-        try:
-            spare.child = child = await self._spawner(
+        spawn = asyncio.ensure_future(
+            self._spawner(
                 child_argv(template),
                 env=child_environment(),  # the pass-through variables only: no secret
                 cwd=SPARE_CWD,
                 on_stdout=spare.feed,
                 on_stderr_line=spare.stderr_line,
             )
+        )
+        try:
+            try:
+                spare.child = child = await asyncio.shield(spawn)
+            except asyncio.CancelledError:
+                # Closing: let the start finish (milliseconds), so that the child is ended
+                # and reaped below rather than left to its zygote.
+                with contextlib.suppress(Exception):
+                    spare.child = await asyncio.wait_for(spawn, 5.0)
+                raise
             spare.session = AsyncSession(
                 child.write,
                 on_request=spare.serve,

@@ -88,18 +88,31 @@ class ForkedChild(ChildProcess):
     async def connect(
         self, stdin_w: int, stdout_r: int, stderr_r: int, on_stdout: Callable[[bytes], None]
     ) -> None:
-        """Attach the robot's ends of the child's pipes to the event loop."""
+        """Attach the robot's ends of the child's pipes to the event loop; if that fails or is
+        cancelled, every one of them is closed."""
         loop = asyncio.get_running_loop()
-        out, _ = await loop.connect_read_pipe(
-            lambda: _PipeReader(on_stdout, self.stdout_closed), os.fdopen(stdout_r, "rb", 0)
-        )
-        err, _ = await loop.connect_read_pipe(
-            lambda: _PipeReader(self.stderr.feed, None), os.fdopen(stderr_r, "rb", 0)
-        )
-        self._stdin, _ = await loop.connect_write_pipe(
-            asyncio.Protocol, os.fdopen(stdin_w, "wb", 0)
-        )
-        self._transports = [out, err, self._stdin]
+        files = [
+            os.fdopen(stdout_r, "rb", 0),
+            os.fdopen(stderr_r, "rb", 0),
+            os.fdopen(stdin_w, "wb", 0),
+        ]
+        try:
+            out, _ = await loop.connect_read_pipe(
+                lambda: _PipeReader(on_stdout, self.stdout_closed), files[0]
+            )
+            self._transports.append(out)
+            err, _ = await loop.connect_read_pipe(
+                lambda: _PipeReader(self.stderr.feed, None), files[1]
+            )
+            self._transports.append(err)
+            self._stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, files[2])
+            self._transports.append(self._stdin)
+        except BaseException:
+            for transport in self._transports:
+                transport.close()
+            for file in files:
+                file.close()
+            raise
 
     def exited_with(self, status: int | None) -> None:
         """Record the exit status the zygote reported (None: it cannot be known)."""
@@ -407,7 +420,11 @@ class Zygote:
             child.orphan()
         else:
             server.children[child.pid] = child
-        await child.connect(stdin_w, stdout_r, stderr_r, on_stdout)
+        try:
+            await child.connect(stdin_w, stdout_r, stderr_r, on_stdout)
+        except BaseException:
+            child.signal_group(signal.SIGKILL)  # cancelled: nobody will ever talk to it
+            raise
         return child
 
     async def close(self) -> None:
