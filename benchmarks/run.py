@@ -349,8 +349,9 @@ def main() -> int:
         try:
             sections[name] = run(args.quick)
         except Exception as exc:  # noqa: BLE001 - one broken section must not hide the rest
-            report[name] = {"error": "".join(traceback.format_exception_only(exc)).strip()}
-            print(f"-- {name}: FAILED\n{traceback.format_exc()}", flush=True)
+            error = "".join(traceback.format_exception_only(exc)).strip()
+            report[name] = {"error": error[:2000]}
+            print(f"-- {name}: FAILED\n{traceback.format_exc()[-4000:]}", flush=True)
             continue
         report[name] = sections[name].to_json()
         report[name]["elapsed_s"] = round(time.perf_counter() - began, 1)

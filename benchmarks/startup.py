@@ -128,7 +128,9 @@ def startup_rows(counts: list[int], runs: int, base_ms: float) -> list[dict[str,
                     samples.append(measure(root, state))
                 for s in samples:
                     expected = count if mode == "cold" else 0
-                    assert s["plugins"] >= count and not s["problems"], s
+                    problems = sorted(s["problems"].items())
+                    assert not problems, f"{len(problems)} plugins failed, e.g. {problems[0]}"
+                    assert s["plugins"] >= count, (count, s["plugins"])
                     assert s["children"] == expected, (mode, s["children"])
                 load_ms = statistics.median(s["load_start_s"] for s in samples) * 1000
                 proc_ms = statistics.median(s["process_s"] for s in samples) * 1000
