@@ -4,8 +4,9 @@
 
 Runs each benchmark module's `section()` in turn (each measures its own baseline first, then
 its rows), prints one table — section, measure, value, unit, x baseline, target, verdict — and
-writes benchmarks/results/all.json with the machine, the command and every row. `--quick`
-runs far fewer rounds: a check that the suite works, not figures to quote.
+writes benchmarks/results/all.json with the machine, the command and every row (and the
+table in Markdown beside it, all.md). `--quick` runs far fewer rounds: a check that the
+suite works, not figures to quote.
 
 Every ratio is to a baseline measured in the same run, just before its section: the median
 time to spawn `python -I -S -c pass` and wait for it (rates: x the rate of such spawns one
@@ -319,6 +320,25 @@ def print_table(sections: Sections, verdicts: list[dict[str, Any]]) -> None:
         print(f"{v['target']:<{width}}{v['goal']:<19}{v['figure']:<40}{v['verdict']}")
 
 
+def markdown(sections: Sections, verdicts: list[dict[str, Any]]) -> str:
+    """The same table and targets in Markdown, for docs/performance.md."""
+    marks = {v["rows"][-1]: (v["goal"], v["verdict"]) for v in verdicts}
+    lines = [
+        "| section | measure | value | unit | x baseline | target | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, section in sections.items():
+        for row in section.rows:
+            goal, verdict = marks.get(f"{name}/{row.key}", ("", ""))
+            measure = row.measure.replace("|", "\\|")
+            cells = [name, measure, fmt(row.value), row.unit, fmt(row.ratio), goal, verdict]
+            lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "| target | goal | figure | verdict |", "|---|---|---|---|"]
+    for v in verdicts:
+        lines.append(f"| {v['target']} | {v['goal']} | {v['figure']} | {v['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few rounds: a check, not figures")
@@ -374,7 +394,8 @@ def main() -> int:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwrote {args.json}")
+    args.json.with_suffix(".md").write_text(markdown(sections, verdicts))
+    print(f"\nwrote {args.json} and {args.json.with_suffix('.md')}")
     return 1 if any("error" in section for section in report.values()) else 0
 
 
