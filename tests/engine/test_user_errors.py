@@ -16,3 +16,10 @@ def test_errors_shown_to_users_name_the_extension_file_not_the_robot_folders() -
     assert for_users(shortened, path) == "rep.lua:11: resulting string too large"
     # A tail that is not this file's stays as it is.
     assert for_users("...elsewhere/rep.lua:2: x", path) == "...elsewhere/rep.lua:2: x"
+
+
+def test_a_huge_error_is_cut_for_the_user() -> None:
+    path = Path("/robot/ext/big.lua")
+    shown = for_users("extension_error: " + "x" * 16_000_000, path)
+    assert len(shown) < 1100
+    assert shown.endswith(f"… ({17 + 16_000_000 - 1000:,} more characters)")

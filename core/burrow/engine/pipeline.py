@@ -548,7 +548,13 @@ def for_users(detail: str, path: Path) -> str:
     def shorten(found: re.Match[str]) -> str:
         return name if full.endswith(found.group(1) + name) else found.group(0)
 
-    return re.sub(r"\.\.\.(\S*?)" + re.escape(name), shorten, detail.replace(full, name))
+    shown = re.sub(r"\.\.\.(\S*?)" + re.escape(name), shorten, detail.replace(full, name))
+    if len(shown) > USER_ERROR_LIMIT:  # the whole message is in the pipeline's log
+        shown = shown[:USER_ERROR_LIMIT] + f"… ({len(shown) - USER_ERROR_LIMIT:,} more characters)"
+    return shown
+
+
+USER_ERROR_LIMIT = 1000  # characters of an extension's error that a chat user is shown
 
 
 def _ret_name(ret: int) -> str:
