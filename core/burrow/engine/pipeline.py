@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from burrow.connectors.base import IncomingMessage
 from burrow.constants import LogLevel, TaskRetVal
+from burrow.engine import events
 from burrow.engine.catalog import TaskDef, TaskKind
 from burrow.engine.logline import log_text
 from burrow.engine.policy import (
@@ -137,6 +138,11 @@ class Pipeline:
                 self._log_file = None  # a full disk must not fail the pipeline
         return len(line.encode())
 
+    def record(self, event: events.Event | None, task: str = "") -> None:
+        """Tell the message's connector what happened, if it records events (engine/events.py)."""
+        if event is not None:
+            events.emit(self.robot.connectors, self.message.protocol, event, task)
+
     @property
     def age(self) -> float:
         """Seconds since the pipeline started."""
@@ -212,6 +218,8 @@ class Pipeline:
         refusal = await self._check_policy(step)
         if refusal is not None:
             return refusal
+        if step is self.starter:
+            self.record(events.trigger_event(self.trigger, step.command))
         while True:
             ret = await self._execute(step)
             if self.requeue_tag is None or self.killed is not None:
@@ -241,6 +249,7 @@ class Pipeline:
             is_admin=robot.is_admin(user) if user else False,
         )
         if task.kind is TaskKind.JOB and task.job is not None and user:
+            self.record(events.admin_check(task.job.require_admin, context.is_admin))
             verdict = check_job(task.name, task.job.require_admin, task.job.users, context)
             return await self._refuse(step, verdict) if verdict.refused else None
         if task.kind is not TaskKind.PLUGIN or task.policy is None:
@@ -250,6 +259,8 @@ class Pipeline:
             return await self._refuse(step, verdict) if verdict.refused else None
         decision = check_availability(task.policy, step.command, context)
         if not decision.refused:
+            admin_only = task.policy.require_admin or step.command in task.policy.admin_commands
+            self.record(events.admin_check(admin_only, context.is_admin))
             decision = check_command(
                 task.policy,
                 step.command,
@@ -262,11 +273,15 @@ class Pipeline:
         if decision.refused:
             return await self._refuse(step, decision)
         if decision.authorize is not None:
-            verdict = authorization_result(await self._callback(decision.authorize))
+            ret = await self._callback(decision.authorize)
+            self.record(events.callback_verdict("Auth", ret))
+            verdict = authorization_result(ret)
             if verdict.refused:
                 return await self._refuse(step, verdict)
         if decision.elevate is not None and not self.elevated:
-            verdict = elevation_result(await self._callback(decision.elevate))
+            ret = await self._callback(decision.elevate)
+            self.record(events.callback_verdict("Elev", ret))
+            verdict = elevation_result(ret)
             if verdict.refused:
                 return await self._refuse(step, verdict)
             self.elevated = True  # success persists for the pipeline
@@ -296,6 +311,9 @@ class Pipeline:
         outer = self.current, self.execution
         self.current = step
         self.log(LogLevel.Debug, f"running {task.kind} {step.describe()}")
+        # Upstream's built-in plugins are Go plugins: the robot's own code, not a child.
+        ran = events.Event.GoPluginRan if task.builtin is not None else events.Event.ExternalTaskRan
+        self.record(ran, task.name)
         try:
             if task.builtin is not None:
                 return await task.builtin(self, step)

@@ -40,6 +40,8 @@ from burrow.engine.catalog import Catalog, DefaultConfigReader, TaskDef, TaskKin
 from burrow.engine.config import ConfigError, ConfigProblem, LoadedRobot, RobotConfig, load_robot
 from burrow.engine.config.loader import ROBOT_FILE
 from burrow.engine.config_cache import ConfigCache
+from burrow.engine.events import emit as emit_event
+from burrow.engine.events import routing_events
 from burrow.engine.exclusive import ExclusiveLocks
 from burrow.engine.pipeline import Pipeline, TaskRun
 from burrow.engine.policy import is_admin
@@ -507,6 +509,8 @@ class Robot:
             now=time.monotonic(),
         )
         routing = decide(message, self.routing_index(), state)
+        for event in routing_events(message.direct, routing.reason):
+            emit_event(self.connectors, message.protocol, event)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("routed %r: %s %s", message.text[:80], routing.reason.name, routing.detail)
         await self._perform(message, routing)
