@@ -1,18 +1,28 @@
 """End-to-end latency: a chat message in, the reply out, through a real robot on the test connector.
 
-    .venv/bin/python benchmarks/e2e.py [--runs 30] [--json PATH]
+    .venv/bin/python benchmarks/e2e.py [--runs 30] [--modes fresh,zygote,spare] [--json PATH]
 
 Rows: the built-in `ping` (no child: the engine's own cost), then a trivial command of each
-installed binding (a fresh child per message), then the cost of one robot call from each
-binding: `loop N` makes N GetParameter calls, and (time(loop N+1) - time(loop 1)) / N cancels
-the spawn. Each figure is shown beside the same-run baseline of spawning
-`python -I -S -c pass`, as a ratio, because these machines are noisy.
+installed binding (a one-shot child per message) in each way a child can start:
+- fresh: a new interpreter per child (`BURROW_ZYGOTE=off`);
+- zygote: a fork of the pre-warmed zygote (`SpareChildren: 0` for every binding);
+- spare: a spare child that answered `$/hello` and prepared its runtime before the message
+  (the default), with its own row for the first command after the robot started; between
+  messages the benchmark waits (untimed) until the pool has refilled, as it has between
+  messages people type, and a row says how long that took from the message in;
+then the cost of one robot call from each binding: `loop N` makes N GetParameter calls, and
+(time(loop N+1) - time(loop 1)) / N cancels the spawn. Each binding and mode gets a robot of
+its own, with only that binding's plugin. Each figure is shown beside the same-run baseline of
+spawning `python -I -S -c pass`, as a ratio, because these machines are noisy; a last table
+puts the modes side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import statistics
 import sys
 import tempfile
 import textwrap
@@ -79,41 +89,47 @@ EXTENSIONS = {
 }
 
 
-async def measure(root: Path, bindings: list[str], runs: int) -> dict[str, list[float]]:
-    """Median-ready samples of message-in to reply-out for ping and each binding's `hi`."""
+MODES = ("fresh", "zygote", "spare")
+
+
+async def measure(root: Path, binding: str, mode: str, runs: int) -> dict[str, list[float]]:
+    """Samples of message-in to reply-out for `binding`'s `hi` in `mode` (`ping` for "")."""
     (root / "conf").mkdir(parents=True)
     (root / "ext").mkdir()
-    declared = []
-    for name in bindings:
-        suffix, source = EXTENSIONS[name]
+    yaml = "UserRoster: [{UserName: alice}]\n"
+    if binding:
+        suffix, source = EXTENSIONS[binding]
         (root / "ext" / f"hi{suffix}").write_text(textwrap.dedent(source))
-        declared.append(f"  hi_{name}: {{Path: ext/hi{suffix}}}")
-    (root / "conf" / "robot.yaml").write_text(
-        "UserRoster: [{UserName: alice}]\nExternalPlugins:\n" + "\n".join(declared) + "\n"
-    )
-    robot = Robot(root, state_dir=root / "state")
+        yaml += f"ExternalPlugins:\n  hi: {{Path: ext/hi{suffix}}}\n"
+    if mode == "zygote":
+        yaml += "SpareChildren: {" + ", ".join(f"{name}: 0" for name in EXTENSIONS) + "}\n"
+    (root / "conf" / "robot.yaml").write_text(yaml)
+    environ = dict(os.environ, BURROW_ZYGOTE="off" if mode == "fresh" else "on")
+    robot = Robot(root, state_dir=root / "state", environ=environ)
     await robot.load()
     connector = TestConnector({})
     await robot.start({"test": connector}, primary="test")
     samples: dict[str, list[float]] = {}
+    label = f"{binding or 'ping'} {mode}"
     try:
-        for label, text in [("ping", ";ping")] + [(name, ";hi") for name in bindings]:
-            if label != "ping":
-                # Only this binding's plugin is enabled for its rows, so ';hi' is unambiguous.
-                for task in robot.catalog.tasks.values():
-                    if task.name.startswith("hi_"):
-                        task.disabled = "" if task.name == f"hi_{label}" else "benchmark"
-            times = []
-            for _ in range(runs + 2):
-                start = time.perf_counter()
-                await connector.inject("alice", text, "general")
-                sent = await connector.next_sent(30)
-                assert sent is not None, f"{label}: no reply"
-                times.append(time.perf_counter() - start)
-                await asyncio.sleep(0.01)
-            samples[label] = times[2:]  # the first two runs warm the caches
-            if label not in ("ping", "test"):  # the transport's own call cost: benchmarks/rpc.py
-                samples[f"{label} call"] = await _call_cost(connector, runs)
+        times, refills = [], []
+        for _ in range(runs + 2):
+            start = time.perf_counter()
+            await connector.inject("alice", ";hi" if binding else ";ping", "general")
+            sent = await connector.next_sent(30)
+            assert sent is not None and sent.text in ("hi", "PONG"), f"{label}: {sent}"
+            times.append(time.perf_counter() - start)
+            if mode == "spare" and robot.spares is not None:
+                assert await robot.spares.wait_full(30), f"{label}: no spare in 30 s"
+                refills.append(time.perf_counter() - start)
+            await asyncio.sleep(0.01)
+        if mode == "spare":
+            samples[f"{label} first"] = times[:1]  # the first command after the start
+            samples[f"{label} refill"] = refills[2:]
+        samples[label] = times[2:]  # the first two runs warm the caches
+        if mode == "zygote" and binding not in ("", "test"):
+            # The transport's own call cost, whatever the mode: benchmarks/rpc.py.
+            samples[f"{binding} call"] = await _call_cost(connector, runs)
     finally:
         await robot.stop(grace=5)
     return samples
@@ -140,24 +156,58 @@ async def _call_cost(connector: TestConnector, runs: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/e2e.json"))
     args = parser.parse_args()
     installed = BindingRegistry.discover().bindings
     bindings = [name for name in EXTENSIONS if name in installed]
+    modes = [mode for mode in args.modes.split(",") if mode in MODES]
     base = spawn_baseline(args.runs)
+    samples: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        samples = asyncio.run(measure(Path(tmp) / "robot", bindings, args.runs))
+        cases = [("", "zygote")] + [(name, mode) for name in bindings for mode in modes]
+        for n, (binding, mode) in enumerate(cases):
+            root = Path(tmp) / f"robot{n}"
+            samples.update(asyncio.run(measure(root, binding, mode, args.runs)))
     rows: list[tuple[str, list[float]]] = [(BASELINE_LABEL, base)]
     for key, values in samples.items():
-        if key == "ping":
+        name, what = key.split(" ", 1)
+        if name == "ping":
             label = "built-in ping (no child)"
-        elif key.endswith(" call"):
-            label = f"{key.split()[0]} binding: one robot call (GetParameter)"
+        elif what == "call":
+            label = f"{name} binding: one robot call (GetParameter)"
+        elif what.endswith(" first"):
+            label = f"{name} binding, spare: first command after the start (one run)"
+        elif what.endswith(" refill"):
+            label = f"{name} binding, spare: message in -> a new spare ready (the refill)"
         else:
-            label = f"{key} binding: trivial command, message in -> reply out"
+            label = f"{name} binding, {what}: trivial command, message in -> reply out"
         rows.append((label, values))
-    report(rows, args.json, runs=args.runs, bindings=",".join(bindings) or "none")
+    report(
+        rows,
+        args.json,
+        runs=args.runs,
+        bindings=",".join(bindings) or "none",
+        modes=",".join(modes),
+    )
+    _side_by_side(base, samples, bindings, modes)
     return 0
+
+
+def _side_by_side(
+    base: list[float], samples: dict[str, list[float]], bindings: list[str], modes: list[str]
+) -> None:
+    """The trivial command per binding (rows) and mode (columns): median ms (x baseline)."""
+    base_ms = statistics.median(base) * 1000
+    columns = [*modes, "spare first"] if "spare" in modes else modes
+    print(f"\n{'trivial command':<16}" + "".join(f"{c:>20}" for c in columns))
+    for name in bindings:
+        cells = []
+        for column in columns:
+            values = samples.get(f"{name} {column}")
+            ms = statistics.median(values) * 1000 if values else float("nan")
+            cells.append(f"{ms:>9.2f} ms ({ms / base_ms:4.2f}x)")
+        print(f"{name:<16}" + "".join(f"{cell:>20}" for cell in cells))
 
 
 if __name__ == "__main__":
