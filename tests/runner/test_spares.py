@@ -459,3 +459,28 @@ def test_the_refill_waits_for_the_taken_spare_to_finish_its_command(
     taken, exited, refill = run(go())
     assert exited - taken >= 0.1
     assert refill >= exited  # not while the command ran
+
+
+def test_a_spare_outlives_a_killed_zygote_and_the_refill_uses_a_new_one(
+    test_binding: Binding, tmp_path: Path
+) -> None:
+    async def go() -> tuple[ExecutionResult, int, int | None, int]:
+        zygote, pool = await full_pool(test_binding)
+        try:
+            old = zygote.pid
+            assert old is not None
+            os.kill(old, signal.SIGKILL)
+            await until(lambda: zygote.pid != old)
+            result = await Execution(
+                spec_for(test_binding, tmp_path, "ret", "3"), spawner=pool
+            ).run()
+            assert await pool.wait_full(60)
+            return result, old, zygote.pid, zygote.started
+        finally:
+            await pool.close()
+            await zygote.close()
+
+    result, old, new, started = run(go())
+    assert result.spare and result.ret_val == 3, result.error  # served by the orphaned spare
+    assert result.exit_status is None  # its zygote is gone: nobody can know it
+    assert new is not None and new != old and started == 2

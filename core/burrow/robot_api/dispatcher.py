@@ -10,7 +10,9 @@ module each (as the reference's method catalogue groups them):
 - pipeline.py: the AddTask and AddCommand families, SpawnJob, Exclusive, Elevate;
 - prompts.py: the Prompt*ForReply family, Subscribe, Unsubscribe;
 - memory.py: the *Datum methods (long-term), Remember*, Recall, DeleteMemory (short-term);
-- identity.py: EncryptSecret;
+- identity.py: EncryptSecret, LinkOAuth2Identity, GetIdentityCredential, UnlinkIdentity;
+- help.py: GetHelpMetadata;
+- email.py: Email, EmailUser, EmailAddress;
 - utilities.py: Log, RandomInt, RandomString, Pause.
 
 Result keys follow the reference's catalogue and are listed in docs/protocol.md.
@@ -21,6 +23,8 @@ from __future__ import annotations
 from burrow.robot_api import (
     attributes,
     config,
+    email,
+    help,
     identity,
     memory,
     messaging,
@@ -33,4 +37,15 @@ from burrow.robot_api.api import Result, TaskApi, robot_method, served_methods
 __all__ = ["GROUPS", "Result", "TaskApi", "robot_method", "served_methods"]
 
 # Every group of methods; importing them is what declares their methods.
-GROUPS = (messaging, attributes, config, pipeline, prompts, memory, identity, utilities)
+GROUPS = (
+    messaging,
+    attributes,
+    config,
+    pipeline,
+    prompts,
+    memory,
+    identity,
+    help,
+    email,
+    utilities,
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from burrow.constants import LogLevel, RetVal, TaskRetVal
+from burrow.constants import RetVal
 from burrow.engine.catalog import TaskKind
 from burrow.engine.matching import match_commands
 from burrow.engine.pipeline import Stage, TaskRun
@@ -122,15 +122,6 @@ async def _exclusive(
 
 @robot_method("Elevate", bool, optional=1)
 async def _elevate(api: TaskApi, options: dict[str, Any], immediate: bool = False) -> Result:
-    pipeline = api.pipeline
-    if pipeline.elevated:
-        return {"bool": True}
-    policy = api.step.task.policy
-    elevator = (policy.elevator if policy is not None else "") or api.robot.config.default_elevator
-    task = api.robot.catalog.get(elevator) if elevator else None
-    if task is None or task.disabled:
-        pipeline.log(LogLevel.Warn, "Elevate: no elevator configured; refusing (fails closed)")
-        return {"bool": False}
-    ret = await pipeline.run_callback(task, "_elevate", ["true" if immediate else "false"])
-    pipeline.elevated = ret == TaskRetVal.Success
-    return {"bool": pipeline.elevated}
+    # The elevator is asked every time, as upstream: it decides whether an earlier elevation
+    # still holds (an immediate one never does). Without an elevator it fails closed.
+    return {"bool": await api.pipeline.elevate(api.step.task, immediate)}

@@ -33,6 +33,7 @@ from burrow.engine.slots import default_max_children
 __all__ = [
     "BotInfo",
     "ChildLimitsConfig",
+    "IdentityProvider",
     "InputMatcher",
     "InvalidValue",
     "Issue",
@@ -40,6 +41,9 @@ __all__ = [
     "JobTimeOuts",
     "JobTrigger",
     "KeyPath",
+    "MailConfig",
+    "OAuth2Config",
+    "OAuth2Endpoint",
     "Parameter",
     "ParameterSet",
     "PluginConfig",
@@ -378,6 +382,159 @@ class PrivSepConfig(_Model):
         return user.strip()
 
 
+# --- mail and identity providers (docs/configuration.md) -------------------------------------
+
+_MAIL_AUTH_TYPES = ("", "none", "plain")
+
+
+def _split_mailhost(mailhost: str) -> tuple[str, int]:
+    """`host`, `host:port`, `[v6 address]:port` or a bare v6 address, as (host, port)."""
+    hint = "write the SMTP server as host or host:port, e.g. smtp.example.com:587"
+    if mailhost.startswith("["):
+        host, bracket, rest = mailhost[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else rest
+        if not bracket or (rest and not rest.startswith(":")):
+            raise InvalidValue(f"{mailhost!r} is not a host and port", hint)
+    elif mailhost.count(":") == 1:
+        host, _, port = mailhost.partition(":")
+    else:
+        host, port = mailhost, ""
+    if not host or any(c.isspace() or c in "/@[]" for c in host):
+        raise InvalidValue(f"{mailhost!r} is not a host name", hint)
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise InvalidValue(f"{port!r} is not a port number", hint)
+    return host, int(port) if port else 25
+
+
+class MailConfig(_Model):
+    """``MailConfig``: the SMTP server the robot sends email through (Gopherbot's keys)."""
+
+    mailhost: str = ""  # host or host:port (port 25 when none is given)
+    authtype: str = ""  # "plain" authenticates with User and Password; "" or "none" does not
+    user: str = ""
+    password: str = ""  # may be encrypted:<ciphertext> (EncryptSecret)
+
+    @field_validator("mailhost")
+    @classmethod
+    def _host_and_port(cls, mailhost: str) -> str:
+        """A host name or address, optionally with a port from 1 to 65535."""
+        mailhost = mailhost.strip()
+        if mailhost:
+            _split_mailhost(mailhost)
+        return mailhost
+
+    @property
+    def server(self) -> tuple[str, int]:
+        """The SMTP server's host and port (25 unless Mailhost gives one)."""
+        return _split_mailhost(self.mailhost)
+
+    @field_validator("authtype")
+    @classmethod
+    def _known_auth(cls, authtype: str) -> str:
+        """Gopherbot's authentication types: plain, or none."""
+        authtype = authtype.strip().lower()
+        if authtype not in _MAIL_AUTH_TYPES:
+            raise InvalidValue(
+                f"unknown Authtype {authtype!r}", "write plain (with User and Password) or none"
+            )
+        return authtype
+
+    @model_validator(mode="after")
+    def _plain_needs_user(self) -> MailConfig:
+        """Plain authentication needs a server and a user."""
+        if self.authtype == "plain" and not self.user:
+            raise InvalidValue("Authtype plain needs a User", "add User and Password")
+        if (self.authtype or self.user or self.password) and not self.mailhost:
+            raise InvalidValue(
+                "MailConfig has no Mailhost", "add Mailhost: the SMTP server, as host:port"
+            )
+        return self
+
+
+def _http_url(url: str) -> str:
+    """An http or https URL with a host (a token endpoint)."""
+    url = url.strip()
+    if url:
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+            raise InvalidValue(
+                f"{url!r} is not an http(s) URL",
+                "write the provider's token endpoint, e.g. https://example.com/oauth/token",
+            )
+    return url
+
+
+class OAuth2Endpoint(_Model):
+    """An OAuth2 endpoint: its URL, and headers and form parameters added to every request."""
+
+    url: Annotated[str, AfterValidator(_http_url)] = Field("", alias="URL")
+    headers: dict[str, str] = {}
+    parameters: dict[str, str] = {}
+    refresh_parameters: dict[str, str] = {}  # added to refresh requests only
+
+
+_TOKEN_AUTH_METHODS = ("client_secret_post", "client_secret_basic", "client_id_only", "none")
+
+
+class OAuth2Config(_Model):
+    """The ``OAuth2`` settings of an identity provider: how to refresh a user's token."""
+
+    token_endpoint_auth_method: str = "client_secret_post"
+    token: OAuth2Endpoint = OAuth2Endpoint.model_validate({})
+
+    @field_validator("token_endpoint_auth_method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        """The ways Gopherbot sends the client's credentials to the token endpoint."""
+        method = method.strip().lower() or "client_secret_post"
+        if method not in _TOKEN_AUTH_METHODS:
+            raise InvalidValue(
+                f"unknown TokenEndpointAuthMethod {method!r}",
+                "write one of " + ", ".join(_TOKEN_AUTH_METHODS),
+            )
+        return method
+
+
+class IdentityProvider(_Model):
+    """One of ``IdentityProviders``: where users' linked credentials come from."""
+
+    type: str
+    # The parameter set holding CLIENT_ID (and CLIENT_SECRET); a task must list it in its
+    # ParameterSets to use the provider.
+    credential_parameter_set: str
+    o_auth2: OAuth2Config | None = Field(None, alias="OAuth2")
+
+    @field_validator("type")
+    @classmethod
+    def _oauth2(cls, kind: str) -> str:
+        """The one type Gopherbot has."""
+        kind = kind.strip().lower()
+        if kind != "oauth2":
+            raise InvalidValue(f"unknown identity provider Type {kind!r}", "write Type: oauth2")
+        return kind
+
+    @field_validator("credential_parameter_set")
+    @classmethod
+    def _named(cls, name: str) -> str:
+        """Require the parameter set's name."""
+        if not name.strip():
+            raise InvalidValue(
+                "CredentialParameterSet is empty",
+                "name the ParameterSets entry that holds CLIENT_ID and CLIENT_SECRET",
+            )
+        return name.strip()
+
+    @model_validator(mode="after")
+    def _has_oauth2(self) -> IdentityProvider:
+        """An oauth2 provider needs its OAuth2 settings (at least an empty map)."""
+        if self.o_auth2 is None:
+            raise InvalidValue(
+                "an oauth2 provider needs OAuth2 settings",
+                "add OAuth2: with Token: {URL: <the token endpoint>}",
+            )
+        return self
+
+
 class RobotConfig(_Model):
     """The whole of ``conf/robot.yaml``; an empty file is a valid terminal robot."""
 
@@ -410,6 +567,9 @@ class RobotConfig(_Model):
     time_outs: RobotTimeOuts = RobotTimeOuts()
     time_zone: str = ""
     ready_message: str = ""
+    # Email (Email, EmailUser, EmailAddress) and users' linked identities (docs/configuration.md).
+    mail_config: MailConfig = MailConfig()
+    identity_providers: dict[str, IdentityProvider] = {}
     # Child limits and privilege separation (docs/security.md).
     child_limits: ChildLimitsConfig = ChildLimitsConfig.model_validate({})
     priv_sep: PrivSepConfig | None = None
@@ -577,6 +737,35 @@ def robot_issues(robot: RobotConfig) -> list[Issue]:
                             "declare it under ParameterSets or correct the name",
                         )
                     )
+    issues += _identity_provider_issues(robot)
+    return issues
+
+
+def _identity_provider_issues(robot: RobotConfig) -> list[Issue]:
+    """Identity provider names are case-insensitive; each names a declared parameter set."""
+    issues: list[Issue] = []
+    seen: dict[str, str] = {}
+    for name, provider in robot.identity_providers.items():
+        key = name.strip().lower()
+        if not key:
+            issues.append(Issue(("IdentityProviders", name), "empty provider name", "name it"))
+        elif key in seen:
+            issues.append(
+                Issue(
+                    ("IdentityProviders", name),
+                    f"{name!r} is the same provider as {seen[key]!r} (names ignore case)",
+                    "remove one of them",
+                )
+            )
+        seen.setdefault(key, name)
+        if provider.credential_parameter_set not in robot.parameter_sets:
+            issues.append(
+                Issue(
+                    ("IdentityProviders", name, "CredentialParameterSet"),
+                    f"parameter set {provider.credential_parameter_set!r} is not declared",
+                    "declare it under ParameterSets with CLIENT_ID and CLIENT_SECRET",
+                )
+            )
     return issues
 
 
