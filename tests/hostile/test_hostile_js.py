@@ -210,7 +210,9 @@ def test_unbounded_recursion_is_a_clear_error(h: HostileRobot) -> None:
 
 # -- J2b. a request of the wrong shape is refused by name, never with Python's own words -------
 
-MALFORMED = FORGE.split("const probes", 1)[0] + """
+MALFORMED = (
+    FORGE.split("const probes", 1)[0]
+    + """
 const shapes = [
   () => { Object.prototype.toJSON = function () { return "just a string"; }; },
   () => forge({ op: "call", method: "Say", args: "not a list" }),
@@ -228,6 +230,7 @@ const seen = shapes.map((arm) => {
 });
 bot.Say(seen.join("|"));
 """
+)
 
 
 def test_malformed_bridge_requests_get_clear_errors(h: HostileRobot) -> None:

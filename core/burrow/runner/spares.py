@@ -160,8 +160,9 @@ class SpareChild:
         log.debug("spare %s: %s", self._pid, shown(notification.params, 200))
 
     def _idle_stderr(self, line: str) -> None:
-        # A healthy spare writes nothing while it waits: anything here is worth seeing.
-        log.warning("spare %s (%s): %s", self._pid, self.key.binding, line)
+        # A healthy spare writes nothing while it waits: anything here is worth seeing, quoted
+        # (repr escapes line breaks and control characters) and cut, as any child's text.
+        log.warning("spare %s (%s): %r", self._pid, self.key.binding, line[:8192])
 
     @property
     def _pid(self) -> int | None:
