@@ -478,12 +478,19 @@ def test_elevator_saying_fail_refuses_the_command(harness) -> None:
         conf="Elevator: totp\nElevateImmediateCommands: [go]\n",
     )
     assert harness.play(lambda h: h.texts("bob", ";go")) == [
-        "Sorry, elevation was not granted for that command"
+        "Sorry, this command requires elevation"
     ]
 
 
-def test_elevate_from_an_extension_uses_the_elevator_and_lasts_for_the_pipeline(harness) -> None:
-    _elevator(harness, 7)
+def test_elevate_from_an_extension_asks_the_elevator_every_time(harness) -> None:
+    # As upstream's Robot.Elevate: the elevator judges each call (whether an earlier
+    # elevation still holds is its decision), with `immediate` as the extension said.
+    harness.extension(
+        "plugin",
+        "totp",
+        "config: |\n  Commands: [{Command: nothing, Regex: 'totp nothing'}]\n"
+        "commands:\n  _elevate:\n    - [Say, 'asked immediate={args[1]}']\n    - {return: 7}\n",
+    )
     harness.extension(
         "plugin",
         "pipe",
@@ -491,7 +498,11 @@ def test_elevate_from_an_extension_uses_the_elevator_and_lasts_for_the_pipeline(
         "    - {call: [Elevate, false], as: b}\n    - [Say, 'elevated={a[bool]} again={b[bool]}']\n",
         conf="Elevator: totp\n",
     )
-    assert harness.play(lambda h: h.texts("bob", ";go")) == ["elevated=True again=True"]
+    assert harness.play(lambda h: h.texts("bob", ";go", n=3)) == [
+        "asked immediate=true",
+        "asked immediate=false",
+        "elevated=True again=True",
+    ]
 
 
 def test_elevate_without_an_elevator_fails_closed(harness) -> None:
@@ -501,7 +512,10 @@ def test_elevate_without_an_elevator_fails_closed(harness) -> None:
         GO
         + "commands:\n  go:\n    - {call: [Elevate, true], as: a}\n    - [Say, 'elevated={a[bool]}']\n",
     )
-    assert harness.play(lambda h: h.texts("bob", ";go")) == ["elevated=False"]
+    assert harness.play(lambda h: h.texts("bob", ";go", n=2)) == [
+        "Sorry, elevation failed due to a configuration error",
+        "elevated=False",
+    ]
 
 
 def test_a_child_flooding_its_log_cannot_fill_the_disk(harness) -> None:

@@ -308,10 +308,12 @@ def test_an_unexpected_loader_failure_disables_only_that_plugin(
 
     real = catalog.finalize_plugin
 
-    def failing(loaded: LoadedRobot, name: str, default: str | None = None) -> object:
+    def failing(
+        loaded: LoadedRobot, name: str, default: str | None = None, model: object = None
+    ) -> object:
         if name == "broken":
             raise RecursionError("maximum recursion depth exceeded")
-        return real(loaded, name, default)
+        return real(loaded, name, default, model)  # type: ignore[arg-type]
 
     monkeypatch.setattr(catalog, "finalize_plugin", failing)
     robot = tmp_path / "robot"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from burrow.constants import TaskRetVal
+from burrow.engine.builtin_plugins import builtin_plugin_tasks
 from burrow.engine.catalog import BuiltinHandler, TaskDef, TaskKind
 from burrow.engine.matching import CommandMatcher, PluginRoutes
 from burrow.engine.policy import MessageContext, PluginPolicy, check_job
@@ -132,11 +133,12 @@ async def _admin(pipeline: Pipeline, run: TaskRun) -> int:
 
 
 def builtin_tasks() -> dict[str, TaskDef]:
-    """The built-in plugins, by name."""
+    """The built-in plugins, by name: these, then the configurable ones (groups, TOTP)."""
     tasks = [
         _builtin("ping", _ping, [("ping", r"(?i:ping)")]),
         _builtin("help", _help, [("help", r"(?i:help)(?:\s+(.+))?")]),
         _builtin("admin", _admin, [("ps", r"(?i:ps)"), ("kill", r"(?i:kill)\s+(\d+)")], admin=True),
         _builtin("jobs", _run_job, [("run", r"(?i:run\s+job)\s+([\w-]+)(?:\s+(.*))?")]),
+        *builtin_plugin_tasks(),
     ]
     return {t.name: t for t in tasks}

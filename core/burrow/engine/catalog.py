@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from burrow import __version__
 from burrow.bindings.registry import BindingRegistry
 from burrow.bindings.spec import Binding, BindingError
@@ -73,6 +75,11 @@ class TaskDef:
     routes: PluginRoutes | None = None
     policy: PluginPolicy | None = None
     parameters: dict[str, str] = field(default_factory=dict)
+    # A built-in plugin configured like an extension (engine/builtin_plugins): the default
+    # configuration it stands for, merged under conf/plugins/NAME.yaml like a `_configure`
+    # answer, and the model its `Config` section must fit.
+    default_config: str | None = None
+    config_model: type[BaseModel] | None = None
 
     @property
     def path(self) -> Path | None:
@@ -174,8 +181,13 @@ class Catalog:
         return self.tasks.get(name)
 
     def problems(self) -> dict[str, str]:
-        """Why each disabled task is disabled."""
-        return {t.name: t.disabled for t in self.tasks.values() if t.disabled}
+        """Why each disabled task is disabled (a built-in merely left off is no problem)."""
+        return {t.name: t.disabled for t in self.tasks.values() if t.disabled and not _off(t)}
+
+
+def _off(task: TaskDef) -> bool:
+    """Whether `task` is a built-in plugin its configuration leaves off (`groups` by default)."""
+    return task.builtin is not None and task.plugin is not None and task.plugin.disabled
 
 
 ConfigFetcher = Callable[[TaskDef], Awaitable[str | None]]
@@ -218,8 +230,11 @@ async def build_catalog(
     limit = asyncio.Semaphore(concurrency or max(4, 2 * len(os.sched_getaffinity(0))))
 
     async def finalize(task: TaskDef) -> None:
-        async with limit:
-            default = await fetch_config(task) if task.kind is not TaskKind.TASK else None
+        if task.builtin is not None:
+            default = task.default_config
+        else:
+            async with limit:
+                default = await fetch_config(task) if task.kind is not TaskKind.TASK else None
         if task.disabled:
             return  # the extension could not give its default configuration
         try:
@@ -228,20 +243,25 @@ async def build_catalog(
             log.exception("configuring %s %r failed", task.kind, task.name)
             task.disabled = f"its configuration could not be loaded: {type(exc).__name__}: {exc}"
 
-    pending = [t for t in catalog.tasks.values() if not t.disabled and t.builtin is None]
+    pending = [
+        t
+        for t in catalog.tasks.values()
+        if not t.disabled and (t.builtin is None or t.default_config is not None)
+    ]
     await asyncio.gather(*(finalize(t) for t in pending))
     if isinstance(fetch_config, DefaultConfigReader):
         fetch_config.finish()
     for task in catalog.tasks.values():
         if task.disabled:
-            log.warning("%s %r is disabled: %s", task.kind, task.name, task.disabled)
+            level = logging.DEBUG if _off(task) else logging.WARNING
+            log.log(level, "%s %r is disabled: %s", task.kind, task.name, task.disabled)
     return catalog
 
 
 def _finalize_task(loaded: LoadedRobot, task: TaskDef, default: str | None) -> None:
     """Merge, validate and route one plugin or job, or disable it with its problems."""
     if task.kind is TaskKind.PLUGIN:
-        result = finalize_plugin(loaded, task.name, default)
+        result = finalize_plugin(loaded, task.name, default, task.config_model)
         if isinstance(result, list):
             task.disabled = "; ".join(str(p) for p in result)
         else:

@@ -279,7 +279,7 @@ class Pipeline:
             if verdict.refused:
                 return await self._refuse(step, verdict)
         if decision.elevate is not None and not self.elevated:
-            ret = await self._callback(decision.elevate)
+            ret = await self._elevator(decision.elevate)
             self.record(events.callback_verdict("Elev", ret))
             verdict = elevation_result(ret)
             if verdict.refused:
@@ -291,8 +291,43 @@ class Pipeline:
         self.log(
             LogLevel.Audit, f"refused {step.describe()} for {self.message.user}: {decision.code}"
         )
-        await self.reply(decision.message)
+        if decision.said_to_channel:
+            await self.say(decision.message)
+        else:
+            await self.reply(decision.message)
         return TaskRetVal.Fail
+
+    async def _elevator(self, callback: Callback) -> int:
+        """Run an `_elevate` callback; its success (only) elevates the pipeline, as upstream."""
+        ret = await self._callback(callback)
+        self.elevated = ret == TaskRetVal.Success
+        who = self.message.user or "nobody"
+        self.log(LogLevel.Audit, f"elevation by {callback.plugin} for {who}: {_ret_name(ret)}")
+        return ret
+
+    async def elevate(self, task: TaskDef, immediate: bool) -> bool:
+        """`Elevate(immediate)` from `task`: ask its elevator, whatever was granted before.
+
+        As upstream's Robot.Elevate (bot/elevate.go): the elevator decides (an immediate
+        elevation always asks; a timed one may still be valid), only a Success elevates the
+        pipeline, and a refusal or a failure is said in the channel.
+        """
+        policy = task.policy
+        name = (policy.elevator if policy is not None else "") or self.robot.config.default_elevator
+        if not name:
+            self.log(LogLevel.Audit, f"{task.name} asked for elevation; no elevator is configured")
+            await self.say("Sorry, elevation failed due to a configuration error")
+            return False
+        elevator = self.robot.catalog.get(name)
+        if elevator is None or elevator.disabled or elevator.kind is not TaskKind.PLUGIN:
+            self.log(LogLevel.Audit, f"{task.name} asked for elevation; {name!r} is not a plugin")
+            await self.say(elevation_result(TaskRetVal.ConfigurationError).message)
+            return False
+        immediacy = "true" if immediate else "false"
+        verdict = elevation_result(await self._elevator(Callback(name, "_elevate", (immediacy,))))
+        if verdict.refused:
+            await self.say(verdict.message)
+        return not verdict.refused
 
     async def _callback(self, callback: Callback) -> int:
         task = self.robot.catalog.get(callback.plugin)

@@ -135,8 +135,29 @@ class Decision:
         """Whether the command may run now, with no authorizer or elevator left to call."""
         return not self.refused and self.authorize is None and self.elevate is None
 
+    @property
+    def said_to_channel(self) -> bool:
+        """Whether the refusal is said where the command was (Say), not addressed (Reply).
+
+        As upstream: the admin, required-private, authorization and elevation refusals are
+        said; the others are replies to the user.
+        """
+        return self.code in _SAID
+
 
 _OK = Decision(DecisionCode.OK)
+_SAID = frozenset(
+    {
+        DecisionCode.ADMIN_REQUIRED,
+        DecisionCode.PRIVATE_REQUIRED,
+        DecisionCode.AUTHORIZER_MISSING,
+        DecisionCode.NOT_AUTHORIZED,
+        DecisionCode.AUTHORIZER_FAILED,
+        DecisionCode.ELEVATOR_MISSING,
+        DecisionCode.NOT_ELEVATED,
+        DecisionCode.ELEVATOR_FAILED,
+    }
+)
 
 
 def is_admin(user: str, admin_users: Collection[str], roster_names: Collection[str]) -> bool:
@@ -326,14 +347,12 @@ def authorization_result(ret_val: int) -> Decision:
 
 
 def elevation_result(ret_val: int) -> Decision:
-    """Judge the TaskRetVal of an `_elevate` callback."""
+    """Judge the TaskRetVal of an `_elevate` callback (upstream's texts, bot/elevate.go)."""
     if authorizer_passed(ret_val):
         return _OK
     if ret_val == _TASK_FAIL:
-        return Decision(
-            DecisionCode.NOT_ELEVATED, "Sorry, elevation was not granted for that command"
-        )
+        return Decision(DecisionCode.NOT_ELEVATED, "Sorry, this command requires elevation")
     return Decision(
         DecisionCode.ELEVATOR_FAILED,
-        "Sorry, elevation failed due to a problem with the elevation plugin",
+        "Sorry, elevation failed due to a problem with the elevation service",
     )

@@ -538,10 +538,19 @@ _BoundedLoader.yaml_implicit_resolvers = {
 
 
 def finalize_plugin(
-    loaded: LoadedRobot, name: str, default_yaml: str | None = None
+    loaded: LoadedRobot,
+    name: str,
+    default_yaml: str | None = None,
+    config_model: type[BaseModel] | None = None,
 ) -> PluginConfig | list[ConfigProblem]:
-    """Merge a plugin's file over its default, validate it and apply the robot's defaults."""
-    result = _finalize(loaded, "plugins", name, default_yaml, PluginConfig, plugin_issues)
+    """Merge a plugin's file over its default, validate it and apply the robot's defaults.
+
+    `config_model`, for a plugin the robot implements itself, is what its free-form `Config`
+    section must fit; a misfit is located like any other problem.
+    """
+    result = _finalize(
+        loaded, "plugins", name, default_yaml, PluginConfig, plugin_issues, config_model
+    )
     if isinstance(result, list):
         return result
     robot = loaded.config
@@ -592,6 +601,7 @@ def _finalize(
     default_yaml: str | None,
     model: type[_Task],
     issues: Callable[[_Task], list[Issue]],
+    config_model: type[BaseModel] | None = None,
 ) -> _Task | list[ConfigProblem]:
     """Merge, validate and check one plugin or job; return its problems instead of raising."""
     files = loaded.plugin_files if kind == "plugins" else loaded.job_files
@@ -612,6 +622,16 @@ def _finalize(
     except ValidationError as error:
         return problems + _validation_problems(error, model, merged, locate)
     problems += [_issue_problem(issue, locate) for issue in issues(config)]
+    if config_model is not None:
+        section = merged.get("Config")
+        try:
+            config_model.model_validate({} if section is None else section)
+        except ValidationError as error:
+
+            def in_section(path: KeyPath) -> tuple[RawConfig, KeyPath]:
+                return locate(("Config", *path))
+
+            problems += _validation_problems(error, config_model, section or {}, in_section)
     return problems or config
 
 

@@ -33,6 +33,7 @@ from burrow.engine.slots import default_max_children
 __all__ = [
     "BotInfo",
     "ChildLimitsConfig",
+    "ConfigModel",
     "IdentityProvider",
     "InputMatcher",
     "InvalidValue",
@@ -102,6 +103,11 @@ class _Model(BaseModel):
             known = {info.alias for info in cls.model_fields.values()}
             return {k: v for k, v in data.items() if v is not None or k not in known}
         return data
+
+
+# The base of configuration models outside this module: the `Config` sections of the plugins
+# the robot implements itself (engine/builtin_plugins), which follow the same rules.
+ConfigModel = _Model
 
 
 # --- field types -------------------------------------------------------------------------
