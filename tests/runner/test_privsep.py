@@ -132,6 +132,7 @@ def test_an_unprivileged_child_has_the_accounts_ids_no_groups_and_no_way_back(
     assert found["gids"] == [account.gid] * 3
     assert found["groups"] == []
     assert found["setuid0"] == "refused (Operation not permitted)"
+    assert found["no_new_privs"] is True  # no setuid program can give the privileges back
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -142,6 +143,7 @@ def test_a_child_given_no_account_keeps_the_robots_uid(
     result = _execute(test_binding, python, shared_dir, mode, "identity", identity=None)
     assert result.result is not None
     assert result.result["identity"]["uids"] == [0, 0, 0]
+    assert result.result["identity"]["no_new_privs"] is False
 
 
 @pytest.mark.parametrize("mode", MODES)

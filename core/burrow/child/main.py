@@ -67,6 +67,24 @@ def drop_privileges(uid: int, gid: int) -> None:
             f"the drop did not hold: uids {os.getresuid()}, gids {os.getresgid()}, "
             f"groups {os.getgroups()}"
         )
+    # No setuid or file-capability program the extension runs can give back what was dropped.
+    import ctypes  # only here: the child's import path stays lean when nothing is dropped
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise PermissionError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: errno {ctypes.get_errno()}")
+
+
+PR_SET_NO_NEW_PRIVS = 38  # linux/prctl.h
+
+
+def no_new_privs() -> bool:
+    """Whether this process has the no_new_privs bit (from /proc/self/status)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            return any(line.split() == ["NoNewPrivs:", "1"] for line in status)
+    except OSError:
+        return False
 
 
 def identity_report(dropped: bool) -> dict[str, Any]:
@@ -84,6 +102,7 @@ def identity_report(dropped: bool) -> dict[str, Any]:
     }
     if dropped:
         report["regained_root"] = False  # drop_privileges() saw setuid(0) fail
+        report["no_new_privs"] = no_new_privs()
         report["cwd_readable"] = os.access(".", os.R_OK | os.X_OK)
     return report
 

@@ -108,6 +108,8 @@ def identity_problems(
         problems.append(f"it keeps the supplementary groups {report.get('groups')!r}")
     if report.get("regained_root") is not False:
         problems.append("setuid(0) did not fail in it")
+    if report.get("no_new_privs") is not True:
+        problems.append("it can still gain privileges through a setuid program (no_new_privs)")
     loaded = hello.get("bindings") if isinstance(hello, dict) else None
     errors = hello.get("binding_errors") or {} if isinstance(hello, dict) else {}
     for name in sorted(bindings):

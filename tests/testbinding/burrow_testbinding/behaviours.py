@@ -240,6 +240,7 @@ def _identity() -> dict[str, Any]:
         "uids": list(os.getresuid()),
         "gids": list(os.getresgid()),
         "groups": sorted(os.getgroups()),
+        "no_new_privs": _no_new_privs(),
     }
     try:
         os.setuid(0)
@@ -247,6 +248,11 @@ def _identity() -> dict[str, Any]:
     except PermissionError as exc:
         found["setuid0"] = f"refused ({exc.strerror})"
     return found
+
+
+def _no_new_privs() -> bool:
+    with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+        return any(line.split() == ["NoNewPrivs:", "1"] for line in status)
 
 
 def _fds() -> dict[str, str]:
