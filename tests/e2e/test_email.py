@@ -6,17 +6,14 @@ and headers.
 
 from __future__ import annotations
 
-import socket
+import ast
 from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from burrow.brain import SecretBox, generate_key
+from mail_support import Inbox, free_port, smtp_server
 from support import run
 
 PLUGIN = r"""
@@ -30,48 +27,10 @@ commands:
 """
 
 
-class Inbox:
-    """Handler of the aiosmtpd server: keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], EmailMessage]] = []
-        self.logins: list[str] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-    def authenticate(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-    ) -> AuthResult:
-        if isinstance(data, LoginPassword) and (data.login, data.password) == (b"robot", b"s3cret"):
-            self.logins.append(data.login.decode())
-            return AuthResult(success=True)
-        return AuthResult(success=False, handled=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        authenticator=inbox.authenticate,
-        auth_require_tls=False,  # loopback: the robot authenticates without TLS only here
-    )
-    controller.start()
-    yield inbox, port
-    controller.stop()
+    with smtp_server() as inbox:
+        yield inbox, inbox.port
 
 
 def _robot(harness, mail: str) -> None:
@@ -81,8 +40,6 @@ def _robot(harness, mail: str) -> None:
 
 
 def _ask(harness, *commands: tuple[str, str]) -> list[dict[str, Any]]:
-    import ast
-
     async def main():
         await harness.start()
         try:
@@ -175,7 +132,7 @@ def test_without_a_mail_transport_email_is_a_mail_error_with_a_log_line(harness)
 
 
 def test_a_server_that_is_not_there_is_a_mail_error(harness) -> None:
-    _robot(harness, f"{{Mailhost: '127.0.0.1:{_free_port()}'}}")
+    _robot(harness, f"{{Mailhost: '127.0.0.1:{free_port()}'}}")
 
     assert _ask(harness, ("bob", ";mail EmailUser ['alice', 's', 'b']")) == [{"ret_val": 22}]
     assert "EmailUser: sending through 127.0.0.1:" in _log(harness)

@@ -418,6 +418,25 @@ class Robot {
     return result ? retval(result.ret_val) : ret.Failed;
   }
 
+  // Email, sent by the robot through its MailConfig server; html true sends the body as HTML
+  Email(subject, body, html) {
+    const args = strings("Email", ["subject", "body"], [subject, body]);
+    const result = this.#call("Email", [...args, maybe("Email", "html", html, "boolean", false)]);
+    return result ? retval(result.ret_val) : ret.Failed;
+  }
+  EmailUser(user, subject, body, html) {
+    const args = strings("EmailUser", ["user", "subject", "body"], [user, subject, body]);
+    const result = this.#call(
+      "EmailUser", [...args, maybe("EmailUser", "html", html, "boolean", false)]);
+    return result ? retval(result.ret_val) : ret.Failed;
+  }
+  EmailAddress(address, subject, body, html) {
+    const args = strings("EmailAddress", ["address", "subject", "body"], [address, subject, body]);
+    const result = this.#call(
+      "EmailAddress", [...args, maybe("EmailAddress", "html", html, "boolean", false)]);
+    return result ? retval(result.ret_val) : ret.Failed;
+  }
+
   // Utilities
   RandomInt(n) {
     const result = this.#call("RandomInt", [integer("RandomInt", "n", n)]);

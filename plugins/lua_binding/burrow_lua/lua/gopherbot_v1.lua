@@ -524,12 +524,40 @@ function Robot:UnlinkIdentity(provider, user)
     return ret_val(invoke(self, "UnlinkIdentity", nil, provider, user))
 end
 
+---The help of the commands the user may run, as JSON text ("" when the call fails).
+function Robot:GetHelpMetadata(query)
+    return str(invoke(self, "GetHelpMetadata", nil, text(query or "", "GetHelpMetadata", 1, 2)))
+end
+
 function Robot:EncryptSecret(plaintext)
     local result = invoke(self, "EncryptSecret", nil, text(plaintext, "EncryptSecret", 1, 2))
     if result and result.ret_val ~= nil then
         return result.ciphertext or "", result.ret_val
     end
     return "", Failed
+end
+
+--------------------------------------------------------------------------------
+-- Email, sent by the robot through its MailConfig server. `html` true sends `body` as HTML.
+
+---Email the user who sent the message. Returns retVal.
+function Robot:Email(subject, body, html)
+    subject, body = text(subject, "Email", 1, 2), text(body, "Email", 2, 2)
+    return ret_val(invoke(self, "Email", nil, subject, body, flag(html)))
+end
+
+---Email `user` at the address of their email attribute. Returns retVal.
+function Robot:EmailUser(user, subject, body, html)
+    user, subject = text(user, "EmailUser", 1, 2), text(subject, "EmailUser", 2, 2)
+    body = text(body, "EmailUser", 3, 2)
+    return ret_val(invoke(self, "EmailUser", nil, user, subject, body, flag(html)))
+end
+
+---Email `address` (or, without "@", the user of that name). Returns retVal.
+function Robot:EmailAddress(address, subject, body, html)
+    address, subject = text(address, "EmailAddress", 1, 2), text(subject, "EmailAddress", 2, 2)
+    body = text(body, "EmailAddress", 3, 2)
+    return ret_val(invoke(self, "EmailAddress", nil, address, subject, body, flag(html)))
 end
 
 --------------------------------------------------------------------------------
