@@ -104,7 +104,7 @@ def run_once(root: Path, mode: str) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--one", str(root), mode]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise SystemExit(f"the robot process failed ({mode}):\n{proc.stderr}")
+        raise RuntimeError(f"the robot process failed ({mode}):\n{proc.stderr}")
     figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return figures
 

@@ -368,7 +368,7 @@ def main() -> int:
         began = time.perf_counter()
         try:
             sections[name] = run(args.quick)
-        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the rest
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - one must not hide the rest
             error = "".join(traceback.format_exception_only(exc)).strip()
             report[name] = {"error": error[:2000]}
             print(f"-- {name}: FAILED\n{traceback.format_exc()[-4000:]}", flush=True)
