@@ -14,7 +14,7 @@ import pytest
 from support import run
 
 GO = "config: |\n  Commands:\n    - {Command: go, Regex: 'go(?: (.*))?'}\n"
-ADMIN_REFUSAL = "Sorry, 'adm/go' is only available to robot administrators"
+ADMIN_REFUSAL = "Sorry, 'adm/go' is only available to bot administrators"
 
 
 def _guarded(harness, conf: str = "AdminCommands: [go]\n") -> None:

@@ -116,7 +116,7 @@ def test_admin_command_is_refused_for_a_non_admin(harness) -> None:
         return await h.texts("bob", ";go") + await h.texts("alice", ";go")
 
     assert harness.play(script) == [
-        "Sorry, 'pipe/go' is only available to robot administrators",
+        "Sorry, 'pipe/go' is only available to bot administrators",
         "ran",
     ]
 
@@ -253,7 +253,7 @@ def test_ps_lists_running_pipelines_and_kill_stops_one(harness) -> None:
     ps, killed, after, refused = run(main())
     assert "slow" in ps and "bob" in ps
     assert killed.startswith("Killed pipeline") and "slow" not in after
-    assert refused == ["Sorry, 'admin/ps' is only available to robot administrators"]
+    assert refused == ["Sorry, 'admin/ps' is only available to bot administrators"]
 
 
 def test_exclusive_refuses_a_second_holder_and_queues_when_asked(harness) -> None:

@@ -72,7 +72,7 @@ def test_admin_only_command_is_refused_for_non_admins(settings: PluginPolicy) ->
     decision = check(settings, IN_CHANNEL)
     assert decision.refused
     assert decision.code is DecisionCode.ADMIN_REQUIRED
-    assert decision.message == "Sorry, 'ops/deploy' is only available to robot administrators"
+    assert decision.message == "Sorry, 'ops/deploy' is only available to bot administrators"
 
 
 @pytest.mark.parametrize(

@@ -277,7 +277,7 @@ def check_command(
     if (policy.require_admin or command in policy.admin_commands) and not context.is_admin:
         return Decision(
             DecisionCode.ADMIN_REQUIRED,
-            f"Sorry, '{qualified}' is only available to robot administrators",
+            f"Sorry, '{qualified}' is only available to bot administrators",
         )
     required_private = _requires_private(policy, command)
     if required_private and not context.private:
