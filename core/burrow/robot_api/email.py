@@ -118,8 +118,10 @@ async def _to_sender(
     api: TaskApi, options: dict[str, Any], subject: str, body: str, html: bool = False
 ) -> Result:
     m = api.pipeline.message
-    address, ret = api.robot.user_attribute(m.protocol, m.user, "email") if m.user else ("", 0)
-    if not m.user or ret is not RetVal.Ok:
+    if not m.user:  # a pipeline that acts for nobody has no sender to write to
+        return {"ret_val": RetVal.NoUserEmail}
+    address, ret = api.robot.user_attribute(m.protocol, m.user, "email")
+    if ret is not RetVal.Ok:
         return {"ret_val": RetVal.NoUserEmail}
     return await _email(api, "Email", address, subject, body, html)
 
