@@ -41,24 +41,35 @@ class Inbox:
         return AuthResult(success=False, handled=False)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that nothing listens on (now)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
+def outside_address() -> str | None:
+    """This machine's IPv4 address on its default route (not loopback), if it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("203.0.113.1", 9))  # TEST-NET-3; nothing is sent, a route is picked
+            address = str(sock.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 @contextmanager
-def smtp_server() -> Iterator[Inbox]:
-    """Run an SMTP server on 127.0.0.1 (plain authentication allowed without TLS there)."""
+def smtp_server(host: str = "127.0.0.1") -> Iterator[Inbox]:
+    """Run an SMTP server on `host`, without TLS, accepting plain authentication."""
     inbox = Inbox()
-    inbox.port = free_port()
+    inbox.port = free_port(host)
     controller = Controller(
         inbox,
-        hostname="127.0.0.1",
+        hostname=host,
         port=inbox.port,
         authenticator=inbox.authenticate,
-        auth_require_tls=False,  # loopback: the robot authenticates without TLS only here
+        auth_require_tls=False,  # the robot itself decides when a password may go unencrypted
     )
     controller.start()
     try:

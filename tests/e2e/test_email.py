@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from burrow.brain import SecretBox, generate_key
-from mail_support import Inbox, free_port, smtp_server
+from mail_support import Inbox, free_port, outside_address, smtp_server
 from support import run
 
 PLUGIN = r"""
@@ -160,6 +160,21 @@ def test_a_wrong_password_is_a_mail_error(harness, smtp) -> None:
 
     assert _ask(harness, ("bob", ";mail Email ['s', 'b']")) == [{"ret_val": 22}]
     assert inbox.received == [] and "535" in _log(harness)
+
+
+def test_a_password_never_goes_unencrypted_to_a_server_off_this_machine(harness) -> None:
+    address = outside_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    with smtp_server(address) as inbox:  # offers no STARTTLS
+        _robot(
+            harness,
+            f"{{Mailhost: '{address}:{inbox.port}', Authtype: plain, User: robot, Password: s3cret}}",
+        )
+
+        assert _ask(harness, ("bob", ";mail Email ['s', 'b']")) == [{"ret_val": 22}]
+    assert inbox.logins == [] and inbox.received == []
+    assert "offers no STARTTLS: refusing to send the password unencrypted" in _log(harness)
 
 
 @pytest.mark.parametrize(
