@@ -11,6 +11,7 @@ import ast
 import base64
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,6 +74,7 @@ class TokenEndpoint:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.replies: list[tuple[int, bytes]] = []
+        self.delay = 0.0  # seconds each answer takes
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,6 +87,7 @@ class TokenEndpoint:
                         "form": dict(urllib.parse.parse_qsl(body.decode())),
                     }
                 )
+                time.sleep(endpoint.delay)
                 status, payload = endpoint.replies.pop(0) if endpoint.replies else (500, b"")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -231,6 +234,26 @@ def test_an_expired_token_is_refreshed_at_the_token_endpoint_once(
     assert record["token"]["refresh_token"] == "r2"
     assert record["token"]["scope"] == ["repo", "read:org"]
     assert record["grant"]["rotation_counter"] == 1
+
+
+def test_concurrent_requests_for_an_expired_token_refresh_it_once(harness, keyed, endpoint) -> None:
+    _robot(harness, endpoint.url)
+    endpoint.delay = 0.5
+    endpoint.answer(200, {"access_token": "fresh", "expires_in": 3600})
+
+    async def main():
+        await harness.start()
+        try:
+            await _ask(harness, "bob", ";link github bob 2000-01-01T00:00:00Z")
+            await harness.send("bob", ";get github bob")
+            await harness.send("bob", ";get github bob", channel="random")
+            return [ast.literal_eval(m.text) for m in await harness.replies(2)]
+        finally:
+            await harness.stop()
+
+    answers = run(main())
+    assert [a["credential"]["value"] for a in answers] == ["fresh", "fresh"]
+    assert len(endpoint.requests) == 1  # the second waited for the first's refresh
 
 
 def test_provider_errors_need_reauthentication_or_fail_the_refresh(
