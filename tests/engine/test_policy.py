@@ -452,5 +452,7 @@ def test_users_whitelist_applies_in_private_too() -> None:
     assert not plugin_available(settings, IN_DM)
 
 
-def test_admin_only_plugin_stays_available_so_the_refusal_can_be_explained() -> None:
-    assert plugin_available(policy(require_admin=True), IN_CHANNEL)
+def test_admin_only_plugin_is_hidden_from_non_admins_as_upstream() -> None:
+    # bot/available.go, userCanAccessTask: a non-admin gets what any unknown command gets.
+    assert not plugin_available(policy(require_admin=True), IN_CHANNEL)
+    assert plugin_available(policy(require_admin=True), ADMIN_IN_CHANNEL)

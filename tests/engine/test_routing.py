@@ -148,8 +148,8 @@ def test_within_one_plugin_the_first_matching_command_wins() -> None:
 def test_a_plugins_users_whitelist_keeps_its_commands_from_others() -> None:
     ops = plugin("ops", Users=["al*"], **DEPLOY)
     assert route(";deploy web", ops, user="alice")[0].reason is Reason.COMMAND
-    # As for a plugin of other channels (docs/configuration.md), the command is not run.
-    assert route(";deploy web", ops, user="bob")[0].reason is Reason.WRONG_PLACE
+    # Hidden from bob, as upstream: he is not told the command exists (docs/configuration.md).
+    assert route(";deploy web", ops, user="bob")[0].reason is Reason.UNKNOWN_COMMAND
 
 
 # --- ambient matchers, triggers, subscriptions --------------------------------------------------
@@ -450,3 +450,15 @@ def test_the_matcher_index_answers_as_matching_each_plugin_does(
     assert tuple(commands) == match_commands(text, routes).matches
     heard = [m for _, m in MatcherIndex(routes, ambient=True).matches(text)]
     assert tuple(heard) == match_ambient(text, routes)
+
+
+def test_an_admin_only_plugin_is_unknown_to_a_non_admin_and_known_to_an_admin() -> None:
+    vault = plugin("vault", RequireAdmin=True, **DEPLOY)
+    assert route(";deploy web", vault, user="bob")[0].reason is Reason.UNKNOWN_COMMAND
+    assert route(";deploy web", vault, user="alice")[0].reason is Reason.COMMAND
+
+
+def test_an_admin_command_elsewhere_is_not_revealed_to_a_non_admin() -> None:
+    ops = plugin("ops", AllChannels=False, Channels=["ops"], AdminCommands=["deploy"], **DEPLOY)
+    assert route(";deploy web", ops, user="bob")[0].reason is Reason.UNKNOWN_COMMAND
+    assert route(";deploy web", ops, user="alice")[0].reason is Reason.WRONG_PLACE

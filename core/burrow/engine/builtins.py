@@ -12,7 +12,13 @@ from burrow.constants import TaskRetVal
 from burrow.engine.builtin_plugins import builtin_plugin_tasks
 from burrow.engine.catalog import BuiltinHandler, TaskDef, TaskKind
 from burrow.engine.matching import CommandMatcher, PluginRoutes
-from burrow.engine.policy import MessageContext, PluginPolicy, check_job
+from burrow.engine.policy import (
+    MessageContext,
+    PluginPolicy,
+    check_job,
+    command_visible,
+    user_can_access,
+)
 
 if TYPE_CHECKING:
     from burrow.engine.pipeline import Pipeline, TaskRun
@@ -27,13 +33,21 @@ async def _help(pipeline: Pipeline, run: TaskRun) -> int:
     robot = pipeline.robot
     alias = robot.config.alias or f"{robot.name}, "
     keyword = run.args[0].strip().lower() if run.args and run.args[0] else ""
+    user = pipeline.message.user
+    # What is hidden from the user (Users, RequireAdmin, AdminCommands) is not listed either.
+    context = MessageContext(user, pipeline.origin.channel, is_admin=robot.is_admin(user))
     lines = []
     for task in robot.catalog.plugins():
+        policy = task.policy
+        if policy is not None and not user_can_access(policy, context):
+            continue
         settings = task.plugin
         if settings is None:
             lines += [f"{alias}{usage}" for usage in _BUILTIN_USAGE.get(task.name, ())]
             continue
         for matcher in settings.commands:
+            if policy is not None and not command_visible(policy, matcher.command, context):
+                continue
             text = matcher.usage or matcher.command
             summary = f" - {matcher.summary}" if matcher.summary else ""
             lines.append(f"{alias}{text}{summary} ({task.name})")

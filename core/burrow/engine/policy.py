@@ -30,9 +30,11 @@ __all__ = [
     "check_command",
     "check_job",
     "check_unattended",
+    "command_visible",
     "elevation_result",
     "is_admin",
     "plugin_available",
+    "user_can_access",
 ]
 
 # TaskRetVal values (docs/protocol.md) that policy cares about; only Success grants anything.
@@ -173,13 +175,35 @@ def _user_listed(policy: PluginPolicy, user: str) -> bool:
 def plugin_available(policy: PluginPolicy, context: MessageContext) -> bool:
     """Whether the plugin takes part in matching for this user in this place.
 
-    A plugin is visible in a channel it lists (or any channel when it lists none); in a DM or a
-    hidden message it is visible when it has a private policy, except that
-    `RestrictPrivateChannels` confines hidden use to its listed channels. Admin-only plugins
-    stay visible, so that `check_command` can tell a non-admin why the command is refused.
+    A plugin is hidden from a user its `Users` does not list and, when it is `RequireAdmin`,
+    from a non-administrator, as upstream (bot/available.go): such a user gets what any
+    unknown command gets, never word that the command exists. Otherwise it is visible in a
+    channel it lists (or any channel when it lists none); in a DM or a hidden message it is
+    visible when it has a private policy, except that `RestrictPrivateChannels` confines hidden
+    use to its listed channels.
     """
-    if not _user_listed(policy, context.user):
+    return user_can_access(policy, context) and _reachable_here(policy, context)
+
+
+def user_can_access(policy: PluginPolicy, context: MessageContext) -> bool:
+    """Whether the plugin exists at all for this user: its `Users` and `RequireAdmin`."""
+    if policy.require_admin and not context.is_admin:
         return False
+    return _user_listed(policy, context.user)
+
+
+def command_visible(policy: PluginPolicy, command: str, context: MessageContext) -> bool:
+    """Whether the user may learn that `command` exists (say, that it is not available here).
+
+    Not for a plugin hidden from them, nor for one of its `AdminCommands` unless they are an
+    administrator (upstream's commandVisibleToUser).
+    """
+    if command in policy.admin_commands and not context.is_admin:
+        return False
+    return user_can_access(policy, context)
+
+
+def _reachable_here(policy: PluginPolicy, context: MessageContext) -> bool:
     in_channel = context.channel != "" and (
         policy.channels is None or context.channel in policy.channels
     )
@@ -195,14 +219,16 @@ def check_availability(policy: PluginPolicy, command: str, context: MessageConte
 
     Routing only offers available plugins (`plugin_available`), so a typed command always
     passes; this catches the same command reached another way (AddCommand, a spawned job).
+    An admin-only plugin is left to `check_command`, which refuses it with its own reason.
     """
-    if plugin_available(policy, context):
-        return _OK
-    qualified = f"{policy.name}/{command}"
     if not _user_listed(policy, context.user):
+        qualified = f"{policy.name}/{command}"
         return Decision(
             DecisionCode.USER_NOT_LISTED, f"Sorry, '{qualified}' is not available to you"
         )
+    if _reachable_here(policy, context):
+        return _OK
+    qualified = f"{policy.name}/{command}"
     return Decision(
         DecisionCode.CHANNEL_NOT_ALLOWED, f"Sorry, '{qualified}' cannot be run in this channel"
     )

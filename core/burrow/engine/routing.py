@@ -46,7 +46,7 @@ from burrow.engine.matching import (
     select_catch_all,
 )
 from burrow.engine.patterns import Pattern, compile_pattern
-from burrow.engine.policy import MessageContext, PluginPolicy, plugin_available
+from burrow.engine.policy import MessageContext, PluginPolicy, command_visible, plugin_available
 from burrow.engine.prompts import PromptKey, prompt_key
 
 __all__ = [
@@ -413,10 +413,16 @@ def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> 
             return Routing(Reason.SUBSCRIBED, (start,), watcher.name)
 
     if addressed.mode is not None:
-        return _unmatched(message, addressed.text, addressed.mode, index, commands, available)
+        return _unmatched(
+            message, addressed.text, addressed.mode, index, commands, available, context
+        )
     if message.text.strip():
         return Routing(Reason.CHATTER, (Remember(place, message.text, state.now),))
     return Routing(Reason.NOTHING)
+
+
+def _visible(policy: PluginPolicy | None, command: str, context: MessageContext) -> bool:
+    return policy is not None and command_visible(policy, command, context)
 
 
 def _triggered(message: IncomingMessage, index: RoutingIndex) -> tuple[Action, ...]:
@@ -446,10 +452,17 @@ def _unmatched(
     index: RoutingIndex,
     commands: list[tuple[int, Match]],
     available: _Availability,
+    context: MessageContext,
 ) -> Routing:
     """An addressed message that started nothing: a reason, a catch-all, or "I don't know"."""
-    # A command that exists but not here deserves a reason, not a shrug.
-    elsewhere = [found for position, found in commands if not available(position)]
+    # A command that exists but not here deserves a reason, not a shrug; but one hidden from
+    # the sender (Users, RequireAdmin, AdminCommands) is not revealed: it is unknown to them.
+    elsewhere = [
+        found
+        for position, found in commands
+        if not available(position)
+        and _visible(index.plugins[position].policy, found.command, context)
+    ]
     if len(elsewhere) == 1:
         where = "as a private command" if message.direct or message.hidden else "in this channel"
         qualified = f"{elsewhere[0].plugin}/{elsewhere[0].command}"
