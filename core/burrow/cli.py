@@ -163,20 +163,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_transcript(args: argparse.Namespace) -> int:
     from burrow.engine.config import ConfigError
-    from burrow.transcript import TranscriptError, load_suite, play, report
+    from burrow.engine.config.durations import parse_duration
+    from burrow.transcript import TranscriptError, as_json, load_suite, play, report
 
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.ERROR)
     status = 0
+    runs = []
     for path in map(Path, args.suites):
         try:
-            suite = load_suite(path)
-            results = asyncio.run(play(Path(args.robot_dir), suite))
-        except (TranscriptError, ConfigError) as exc:
+            plan = load_suite(path)
+            if args.timeout:
+                plan.timeout = parse_duration(args.timeout)
+                plan.case_timeout = plan.timeout if plan.case_timeout else None
+            run = asyncio.run(play(Path(args.robot_dir), plan))
+        except (TranscriptError, ConfigError, ValueError) as exc:
             print(f"burrow transcript: {exc}", file=sys.stderr)
             return 2
-        text, passed = report(path, results)
+        text, passed = report(path, run)
         print(text)
+        runs.append(as_json(path, run))
         status = status or (0 if passed else 1)
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
     return status
 
 
@@ -213,6 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     transcript.add_argument("robot_dir", metavar="ROBOT_DIR")
     transcript.add_argument("suites", nargs="+", metavar="SUITE.yaml")
+    transcript.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        help="wait this long for each expected reply (Gopherbot suites: for each case), "
+        "e.g. 5s; default 10s (Gopherbot suites: 14s)",
+    )
+    transcript.add_argument(
+        "--json", metavar="FILE", help="also write the results, case by case, as JSON"
+    )
     transcript.add_argument("-v", "--verbose", action="store_true")
     transcript.set_defaults(handler=_cmd_transcript)
 
