@@ -406,6 +406,7 @@ class Pipeline:
                 "bot": self.bot_fields(),
                 "lib_paths": self.robot.lib_paths,
                 "workdir": str(self.workdir),
+                "http_client": self.robot.config.http_client.params(),  # the http module
             },
             workdir=self.workdir,
             env=self.environment(step),

@@ -34,6 +34,7 @@ __all__ = [
     "BotInfo",
     "ChildLimitsConfig",
     "ConfigModel",
+    "HTTPClientConfig",
     "IdentityProvider",
     "InputMatcher",
     "InvalidValue",
@@ -541,6 +542,84 @@ class IdentityProvider(_Model):
         return self
 
 
+# --- the http module of extensions (docs/configuration.md, "HTTP requests from extensions") --
+
+
+def _http_timeout(value: object) -> object:
+    """A request's default timeout: a Go duration, or 0 for none."""
+    if value in (0, "0") and not isinstance(value, bool):
+        return 0.0
+    return _duration(value)
+
+
+def _body_size(value: object) -> object:
+    """A response body limit: bytes, or a number with K, M or G (KiB, MiB, GiB); 0 for none."""
+    hint = "write a size such as '8MiB' or '512KiB' (or bytes), or 0 for no limit"
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and (found := _SIZE.fullmatch(value.strip())):
+        unit = found.group(2).lower()
+        if unit in _SIZE_UNITS:
+            return int(found.group(1)) * _SIZE_UNITS[unit]
+        raise InvalidValue(f"unknown size unit {found.group(2)!r}", hint)
+    raise InvalidValue(f"expected a size, got {value!r}", hint)
+
+
+def _redirects(value: object) -> object:
+    hint = "write how many redirects a request may follow, e.g. 5, or 0 to follow none"
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise InvalidValue(f"expected a whole number from 0 to 100, got {value!r}", hint)
+    return value
+
+
+def _proxy_url(url: str) -> str:
+    """An http:// proxy with a host (and optionally user:password@ and a port)."""
+    url = url.strip()
+    if url:
+        hint = "write the proxy as http://host:port (http://user:password@host:port)"
+        scheme, _, rest = url.partition("://")
+        host = rest.split("/", 1)[0].rpartition("@")[2]
+        if scheme.lower() != "http" or not host or host.startswith(":"):
+            raise InvalidValue(f"{url!r} is not an http:// proxy URL", hint)
+        port = host.rpartition("]")[2].rpartition(":")
+        if port[1] and not (port[2].isdigit() and 0 < int(port[2]) < 65536):
+            raise InvalidValue(f"{url!r} has an invalid port", hint)
+    return url
+
+
+def _ca_file(path: str) -> str:
+    """An absolute path of an existing PEM file of certificates."""
+    if path and not (Path(path).is_absolute() and Path(path).is_file()):
+        raise InvalidValue(
+            f"{path!r} is not an existing file given by its absolute path",
+            "give the absolute path of a PEM file of CA certificates that children can read",
+        )
+    return path
+
+
+class HTTPClientConfig(_Model):
+    """``HTTPClient``: limits and routes of the ``http`` module of Lua and JavaScript
+    extensions, sent to each child in its execution request (`params()`)."""
+
+    timeout: Annotated[float, BeforeValidator(_http_timeout)] = 30.0
+    max_body_size: Annotated[int, BeforeValidator(_body_size)] = 8 * MiB
+    max_redirects: Annotated[int, BeforeValidator(_redirects)] = 5
+    proxy: Annotated[str, AfterValidator(_proxy_url)] = ""
+    no_proxy: list[str] = []
+    ca_file: Annotated[str, AfterValidator(_ca_file)] = Field("", alias="CAFile")
+
+    def params(self) -> dict[str, Any]:
+        """The execution request's `http_client` (burrow.child.http_client.Limits)."""
+        return {
+            "timeout": self.timeout,
+            "max_body_size": self.max_body_size,
+            "max_redirects": self.max_redirects,
+            "proxy": self.proxy,
+            "no_proxy": list(self.no_proxy),
+            "ca_file": self.ca_file,
+        }
+
+
 class RobotConfig(_Model):
     """The whole of ``conf/robot.yaml``; an empty file is a valid terminal robot."""
 
@@ -582,6 +661,8 @@ class RobotConfig(_Model):
     # Prepared children kept per binding; unset: defaults for the bindings in use
     # (docs/operations.md, "Spare children").
     spare_children: Annotated[dict[str, int], BeforeValidator(_spare_children)] | None = None
+    # The http module of Lua and JavaScript extensions (docs/configuration.md).
+    http_client: HTTPClientConfig = Field(HTTPClientConfig.model_validate({}), alias="HTTPClient")
     # Children running at once; further steps queue (docs/configuration.md, engine/slots.py).
     max_concurrent_children: Annotated[int, BeforeValidator(_child_count)] = Field(
         default_factory=default_max_children
