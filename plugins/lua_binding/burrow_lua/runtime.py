@@ -103,6 +103,7 @@ class _Execution:
         self.robot_api = robot_api
         self.memory_limit = _memory_limit(params.get("lua_memory_limit"))
         self.lib_paths = [str(p) for p in params.get("lib_paths") or []]
+        self.http_client = params.get("http_client")  # the http module's limits, read when used
         bot = params.get("bot")
         # _configure runs with a blank bot, as upstream: its answer must not depend on who asked.
         self.bot = bot if isinstance(bot, dict) and robot_api else {}
@@ -134,7 +135,12 @@ class _Execution:
         sandbox = _sandbox(self.memory_limit)
         runtime = sandbox.runtime
         runner = sandbox.start(
-            self.ctx, self.robot_api, self._gbot(), self._package_path(), self._readable_dirs()
+            self.ctx,
+            self.robot_api,
+            self._gbot(),
+            self._package_path(),
+            self._readable_dirs(),
+            self.http_client,
         )
         runtime.globals().arg = runtime.table_from({0: self.path, **dict(enumerate(args, 1))})
         outcome = runner(self.path, *args)
@@ -230,7 +236,7 @@ class _Sandbox:
         with open(os.path.join(_LIB_DIR, "sandbox.lua"), "rb") as handle:
             prelude = runtime.compile(handle.read(), name="@" + handle.name, mode="t")
         self._start = prelude(
-            bridge.call, bridge.log, bridge.codec, _LIB_DIR, sources.read, sources.find
+            bridge.call, bridge.log, bridge.codec, _LIB_DIR, sources.read, sources.find, bridge.http
         )
 
     def start(
@@ -240,9 +246,10 @@ class _Sandbox:
         gbot: dict[str, Any],
         package_path: str,
         readable_dirs: list[str],
+        http_client: Any = None,
     ) -> Any:
         """Give the state its request (once) and return the runner of the extension."""
-        self._bridge.attach(ctx, robot_api)
+        self._bridge.attach(ctx, robot_api, http_client)
         self._sources.allow(readable_dirs)
         table = self.runtime.table_from
         return self._start(table(gbot), package_path, table(readable_dirs))
@@ -333,11 +340,15 @@ class _Bridge:
         self._runtime = runtime
         self._ctx: ExecutionContext | None = None  # set by attach(), at the request
         self._robot_api = False
+        self._http_client: Any = None
+        self._http_limits: Any = None  # burrow.child.http_client.Limits, at the first request
 
-    def attach(self, ctx: ExecutionContext, robot_api: bool) -> None:
-        """Serve the execution of `ctx` (with the Robot API when `robot_api`)."""
+    def attach(self, ctx: ExecutionContext, robot_api: bool, http_client: Any = None) -> None:
+        """Serve the execution of `ctx` (with the Robot API when `robot_api`); `http_client`
+        is the request's `http_client` param (the http module's limits)."""
         self._ctx = ctx
         self._robot_api = robot_api
+        self._http_client = http_client
 
     @property
     def ctx(self) -> ExecutionContext:
@@ -377,6 +388,15 @@ class _Bridge:
     def log(self, level: int, message: str) -> None:
         """Write a line into the task log (Lua's `print`)."""
         self.ctx.log(level, message)
+
+    def http(self, *args: Any) -> Any:
+        """One request of the http module (lua/http.lua): the response table, or (nil, err)."""
+        from burrow.child.http_client import Limits  # only for extensions that make requests
+        from burrow_lua import http
+
+        if self._http_limits is None:
+            self._http_limits = Limits.from_params(self._http_client)
+        return http.fetch(self._runtime, self.ctx, self._http_limits, *args)
 
     def codec(self, operation: str, value: Any) -> Any:
         """`json.encode(value)` / `json.decode(text)`: the result, or (nil, error)."""

@@ -10,6 +10,7 @@
 --             (links resolved) is found inside a readable folder (a Python function)
 --   find      find(name, path) -> filename or nil, tried: package.searchpath without opening
 --             the candidates, so a FIFO cannot block it (a Python function)
+--   fetch     the http module's request (burrow_lua/http.py through the bridge; likewise)
 -- It returns start(gbot, path, readable), called once, at the request, with:
 --   gbot      the bot fields of the message (a table, becomes GBOT)
 --   path      package.path built from the request's lib_paths
@@ -20,7 +21,7 @@
 -- originals this file takes away are kept only in locals, which no extension can reach
 -- once `debug` is gone.
 
-local call, log, codec, lib_dir, read, find = ...
+local call, log, codec, lib_dir, read, find, fetch = ...
 
 local raw_load, raw_loadfile = load, loadfile
 local assert, error, getmetatable, require = assert, error, getmetatable, require
@@ -178,6 +179,10 @@ package.preload["gopherbot_v1"] = function()
 end
 package.preload["burrow"] = function()
     return require("gopherbot_v1")
+end
+-- gluahttp's interface, which upstream preloads (lua/http.lua; docs/lua.md, "http").
+package.preload["http"] = function()
+    return assert(raw_loadfile(lib_dir .. "/http.lua", "t"))(fetch)
 end
 -- gopher-json's interface, which upstream preloads: value or nil, error.
 package.preload["json"] = function()
