@@ -151,6 +151,7 @@ class _Extension:
         self._deadline: float | None = None
         self._heap_limit = DEFAULT_HEAP_LIMIT
         self._heap_note = ""
+        self._http_limits: Any = None  # burrow.child.http_client.Limits, at the first request
 
     def run(self) -> dict[str, Any]:
         """Run the script and map its completion value to a TaskRetVal."""
@@ -212,7 +213,7 @@ class _Extension:
             "bot": bot if isinstance(bot, dict) and not self._configure else {},
             "configure": self._configure,
             "script_dir": os.path.dirname(self._path),
-            "builtins": {"gopherbot_v1": _read_js("gopherbot_v1.js")},
+            "builtins": {"gopherbot_v1": _read_js("gopherbot_v1.js"), "http": _read_js("http.js")},
             "builtin_prefix": _BUILTIN_PREFIX,
         }
         try:
@@ -373,6 +374,8 @@ class _Extension:
             if not isinstance(name, str) or not isinstance(base, str):
                 raise MalformedRequest("require takes a module name and a base folder (strings)")
             answer = self._require(name, base)
+        elif op == "http":
+            answer = self._http(message.get("request"))
         else:
             raise MalformedRequest(f"unknown operation {_json_kind(op)}")
         try:
@@ -400,6 +403,23 @@ class _Extension:
                 raise
             self._safe_log(_LOG_ERROR, f"javascript: robot call {method} failed: {exc}")
             return {"error": {"code": str(exc.code), "message": exc.message}}
+
+    def _http(self, request: Any) -> dict[str, Any]:
+        """One request of the http module (js/http.js), served on the V8 thread: it stops
+        when the execution is cancelled or js_timeout passes."""
+        from burrow.child.http_client import Limits  # only for extensions that make requests
+        from burrow_js import http
+
+        if not isinstance(request, dict):
+            raise MalformedRequest(f"an http request is an object, not {_json_kind(request)}")
+        if self._http_limits is None:
+            self._http_limits = Limits.from_params(self._params.get("http_client"))
+        deadline, ctx = self._deadline, self._ctx
+
+        def should_stop() -> bool:
+            return ctx.canceled or (deadline is not None and time.monotonic() >= deadline)
+
+        return http.serve(request, self._http_limits, should_stop)
 
     def _require(self, name: str, base: str) -> dict[str, Any]:
         relative = name.startswith(("./", "../", "/")) or name in (".", "..")

@@ -111,6 +111,10 @@
       const reply = op(request);
       return hasOwn(reply, "error") ? null : reply.result;
     },
+    // One request of the http module (js/http.js): {response} or {error}.
+    http(request) {
+      return op({ op: "http", request });
+    },
   });
 
   // --- CommonJS require ------------------------------------------------------------------------
