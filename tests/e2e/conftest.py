@@ -28,6 +28,11 @@ DefaultJobChannel: jobs
 """
 
 
+def is_alert(sent: SentMessage) -> bool:
+    """Whether the robot sent a pipeline's failure alert (engine/announce.py)."""
+    return sent.text.startswith("Pipeline failure: ")
+
+
 class RobotHarness:
     """Writes a robot folder, runs it on the test connector, and talks to it."""
 
@@ -97,13 +102,22 @@ class RobotHarness:
         assert self.connector is not None
         await self.connector.inject(user, text, channel, **kw)
 
-    async def replies(self, n: int, timeout: float = 15.0) -> list[SentMessage]:
+    async def replies(
+        self, n: int, timeout: float = 15.0, alerts: bool = False
+    ) -> list[SentMessage]:
+        """The next `n` messages the robot sends.
+
+        Failure alerts to the operator channel (`Pipeline failure: ...`, DefaultJobChannel) are
+        passed over unless `alerts`: a test of what the user is told is not about them, and
+        tests of the alerts ask for them.
+        """
         assert self.connector is not None
         out = []
-        for _ in range(n):
+        while len(out) < n:
             sent = await self.connector.next_sent(timeout)
             assert sent is not None, f"expected {n} replies, got {len(out)}: {out}"
-            out.append(sent)
+            if alerts or not is_alert(sent):
+                out.append(sent)
         return out
 
     async def exchange(

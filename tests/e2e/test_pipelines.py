@@ -295,9 +295,10 @@ def test_job_runs_in_its_channel_with_announcements(harness) -> None:
             await harness.stop()
 
     start, body, done = run(main())
-    assert start.text.startswith("Starting job 'nightly'") and start.channel == "ops"
+    assert start.text.startswith("Starting job 'nightly a b', run ") and start.channel == "ops"
+    assert start.text.endswith(" - requested by user 'alice' in channel 'general'")
     assert (body.text, body.channel) == ("job args ['a', 'b']", "ops")
-    assert done.text.startswith("Finished job 'nightly'")
+    assert done.text.startswith("Finished job 'nightly', run ") and done.channel == "ops"
 
 
 def test_init_scheduled_job_runs_at_start(harness) -> None:

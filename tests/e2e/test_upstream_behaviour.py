@@ -6,6 +6,9 @@ file named in the test) that a run of its own suites against Burrow found differ
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 from support import run
 
 GO = "config: |\n  Commands:\n    - {Command: go, Regex: 'go(?: (.*))?'}\n"
@@ -132,3 +135,194 @@ def test_an_admin_only_plugin_reached_by_add_command_is_still_refused(harness) -
         "Sorry, 'vault/go' is only available to bot administrators",
         "ran",
     ]
+
+
+# -- job announcements (bot/run_pipelines.go) and failure alerts (bot/pipeline_monitoring.go) ---
+
+
+def _norm(texts: list[str]) -> list[str]:
+    """Run numbers are pipeline ids: the same shape every run, not the same number."""
+    return [re.sub(r"run (number )?\d+", lambda m: f"run {m.group(1) or ''}N", t) for t in texts]
+
+
+async def _everything(harness, user: str, text: str, quiet: float = 1.5):
+    """Send `text`, then everything the robot sends until it is quiet, alerts included."""
+    await harness.send(user, text)
+    out = []
+    while (sent := await harness.connector.next_sent(quiet)) is not None:
+        out.append(sent)
+    return out
+
+
+def _said(harness, user: str, text: str):
+    async def main():
+        await harness.start()
+        try:
+            return await _everything(harness, user, text)
+        finally:
+            await harness.stop()
+
+    return run(main())
+
+
+def _note_task(harness, name: str, kind: str = "task", conf: str = "", ret: int = 0) -> None:
+    harness.extension(
+        kind,
+        name,
+        f"commands:\n  '*':\n    - [Say, 'NOTE {name} {{args}}']\n    - {{return: {ret}}}\n",
+        conf=conf,
+    )
+
+
+def test_a_job_added_with_add_job_runs_as_its_own_announced_pipeline(harness) -> None:
+    _note_task(harness, "pipe-job", kind="job")
+    _note_task(harness, "after")
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [AddJob, pipe-job, job-step]\n    - [AddTask, after]\n",
+    )
+    sent = _said(harness, "alice", ";go")
+    assert [(m.channel, t) for m, t in zip(sent, _norm([m.text for m in sent]), strict=True)] == [
+        ("jobs", "Starting job 'pipe-job job-step', run N"),
+        ("jobs", "NOTE pipe-job ['job-step']"),
+        ("jobs", "Finished job 'pipe-job', run N, final task 'pipe-job', status: normal"),
+        ("general", "NOTE after []"),  # the plugin's pipeline goes on in its own channel
+    ]
+
+
+def test_a_failing_added_job_stops_the_pipeline_that_added_it(harness) -> None:
+    _note_task(harness, "pipe-job", kind="job", ret=1, conf="Quiet: true\n")
+    _note_task(harness, "after")
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [AddJob, pipe-job]\n    - [AddTask, after]\n",
+    )
+    texts = [m.text for m in _said(harness, "alice", ";go")]
+    assert texts[0] == "NOTE pipe-job []" and "NOTE after []" not in texts
+
+
+def test_a_spawned_job_names_the_pipeline_that_spawned_it(harness) -> None:
+    _note_task(harness, "pipe-spawn-job", kind="job")
+    harness.extension(
+        "plugin",
+        "spawner",
+        GO + "commands:\n  go:\n    - [SpawnJob, pipe-spawn-job, spawn-step]\n",
+        settings="Description: spawns jobs",
+    )
+    texts = _norm([m.text for m in _said(harness, "alice", ";go")])
+    assert texts == [
+        "Starting job 'pipe-spawn-job spawn-step', run N - spawned by pipeline 'spawner': "
+        "spawns jobs",
+        "NOTE pipe-spawn-job ['spawn-step']",
+        "Finished job 'pipe-spawn-job', run N, final task 'pipe-spawn-job', status: normal",
+    ]
+
+
+def test_a_triggered_job_names_who_triggered_it_and_where(harness) -> None:
+    _note_task(harness, "deploy", kind="job", conf="Triggers: [{Regex: 'deploy now'}]\n")
+    texts = _norm([m.text for m in _said(harness, "bob", "deploy now")])
+    assert texts[0] == "Starting job 'deploy', run N - triggered by app 'bob' in channel 'general'"
+
+
+def test_an_init_job_is_announced_as_one(harness) -> None:
+    _note_task(harness, "boot", kind="job")
+    harness.robot_yaml += "ScheduledJobs: [{Name: boot, Schedule: '@init', Arguments: [x]}]\n"
+
+    async def main():
+        await harness.start()
+        try:
+            out = []
+            while (sent := await harness.connector.next_sent(1.5)) is not None:
+                out.append(sent.text)
+            return out
+        finally:
+            await harness.stop()
+
+    assert _norm(run(main()))[0] == "Starting init job 'boot x', run N"
+
+
+def test_a_failing_plugin_pipeline_alerts_the_operator_channel_after_its_fail_tasks(
+    harness,
+) -> None:
+    _note_task(harness, "fail-task")
+    harness.extension(
+        "plugin",
+        "pipe",
+        GO + "commands:\n  go:\n    - [Log, 2, 'about to fail']\n    - [FailTask, fail-task]\n"
+        "    - [Say, 'PIPELINE FAIL: armed']\n    - {return: 1}\n",
+    )
+    sent = _said(harness, "alice", ";go")
+    assert [m.text for m in sent[:2]] == ["PIPELINE FAIL: armed", "NOTE fail-task []"]
+    [alert] = sent[2:]
+    lines = alert.text.splitlines()
+    assert (alert.channel, alert.user, alert.format) == ("jobs", "", 3)  # BasicMarkdown
+    assert lines[0] == "Pipeline failure: exit code 1 (Fail)"
+    assert lines[2:4] == ["Pipeline: `pipe`", "Current task: `pipe/go`"]
+    assert re.fullmatch(r"Started: `[A-Z][a-z]{2} \d{1,2} \d\d:\d\d:\d\d`", lines[4])
+    assert lines[5] == "Age: `0s`" and lines[6] == "Recent log:"
+    assert "pipe: about to fail" in alert.text
+
+
+def test_a_refused_command_sends_no_alert(harness) -> None:
+    harness.extension(
+        "plugin", "pipe", GO + "commands:\n  go:\n    - [Say, ran]\n", conf="AdminCommands: [go]\n"
+    )
+    assert [m.text for m in _said(harness, "bob", ";go")] == [
+        "Sorry, 'pipe/go' is only available to bot administrators"
+    ]
+
+
+def test_a_failing_job_shows_its_log_alerts_and_says_where_it_failed(harness) -> None:
+    _note_task(harness, "boom", ret=1)
+    harness.extension(
+        "job",
+        "nightly",
+        "commands:\n  '*':\n    - [AddTask, boom]\n",
+        conf="Channel: ops\n",
+    )
+    sent = _said(harness, "alice", ";run job nightly")
+    texts = _norm([m.text for m in sent])
+    assert (
+        texts[0] == "Starting job 'nightly', run N - requested by user 'alice' in channel 'general'"
+    )
+    assert texts[1] == "NOTE boom []"
+    assert texts[2] == "pipeline failed in task boom with exit code 1 (Fail); log excerpt:"
+    assert "running task boom" in texts[3] and sent[3].format == 1  # the log, Fixed
+    assert texts[4].startswith("Pipeline failure: exit code 1 (Fail)\n")
+    assert texts[5] == "Job 'nightly', run number N failed in task: 'boom', exit code: 1 (Fail)"
+    assert {m.channel for m in sent} == {"ops"}
+
+
+def test_a_job_refused_an_exclusive_tag_says_it_was_aborted(harness) -> None:
+    harness.extension(
+        "plugin",
+        "holder",
+        GO + "commands:\n  go:\n    - {call: [Exclusive, deploy], as: x}\n    - {sleep: 2}\n",
+        settings="NameSpace: shared",
+    )
+    harness.extension(
+        "job",
+        "deployer",
+        "commands:\n  '*':\n    - {call: [Exclusive, deploy], as: x}\n    - [Say, 'got={x[bool]}']\n",
+        settings="NameSpace: shared",
+        conf="Channel: ops\n",
+    )
+    harness.robot_yaml += "NameSpaces: {shared: {}}\n"
+
+    async def main():
+        await harness.start()
+        try:
+            await harness.send("alice", ";go")
+            await asyncio.sleep(0.5)
+            return await _everything(harness, "alice", ";run job deployer")
+        finally:
+            await harness.stop()
+
+    texts = _norm([m.text for m in run(main())])
+    assert texts[1] == "got=False"
+    assert (
+        "Job 'deployer', run number N aborted, exclusive job 'shared:deploy' already in progress"
+        in texts
+    )

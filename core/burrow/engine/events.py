@@ -154,6 +154,7 @@ _TRIGGERS: dict[str, Event] = {
     "triggered": Event.TriggeredTaskRan,
     "spawned": Event.SpawnedTaskRan,
     "scheduled": Event.ScheduledTaskRan,
+    "init": Event.ScheduledTaskRan,  # an @init job, announced as such (engine/announce.py)
     "job-command": Event.JobTaskRan,
 }
 

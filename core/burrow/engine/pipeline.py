@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from burrow.connectors.base import IncomingMessage
-from burrow.constants import LogLevel, TaskRetVal
-from burrow.engine import events
+from burrow.connectors.base import IncomingMessage, OutgoingMessage
+from burrow.constants import LogLevel, MessageFormat, TaskRetVal
+from burrow.engine import announce, events
 from burrow.engine.catalog import TaskDef, TaskKind
 from burrow.engine.logline import log_text
 from burrow.engine.policy import (
@@ -99,6 +99,7 @@ class Pipeline:
         self.trigger = trigger
         self.privileged = starter.task.privileged
         self.started = time.monotonic()
+        self.started_at = time.time()
         self.parameters: dict[str, str] = {}
         self.base_workdir: Path = robot.home if starter.task.homed else robot.workspace
         self.workdir: Path = self.base_workdir
@@ -115,6 +116,16 @@ class Pipeline:
         self.killed: str | None = None
         self.killed_event = asyncio.Event()
         self.last_error = ""
+        # What the robot says about the pipeline (engine/announce.py): whether a job's start
+        # was announced (then so is its end), what spawned it, the last primary step, the tag
+        # an Exclusive was refused, whether the starter passed its checks and ran.
+        self.verbose = False
+        self.spawned_by: tuple[str, str] | None = None  # (pipeline, its description)
+        self.final_step: TaskRun | None = None
+        self.abort_tag = ""
+        self.executed = False
+        self.judged = False  # a job added with AddJob: its parent judged it already
+        self.child: Pipeline | None = None  # such a job's pipeline, while it runs
         self._log_file = robot.pipeline_log_path(self.id)
 
     # -- logging ---------------------------------------------------------------------------
@@ -166,6 +177,7 @@ class Pipeline:
             primary = [self.starter]
             while primary:
                 step = primary.pop(0)
+                self.final_step = step
                 ret = await self._run_step(step)
                 added, self.next_tasks = self.next_tasks, []
                 if self.killed is not None:
@@ -175,16 +187,22 @@ class Pipeline:
                     break
                 primary[:0] = added
             self.stage = Stage.FINAL
+            # A failed job that says what it does, and has no fail tasks, shows its log.
+            show_log = (
+                failed is not None and self._job_speaks(quiet_too=False) and not (self.fail_tasks)
+            )
             for step in list(self.final_tasks):
                 await self._run_step(step, cleanup=True)
             if failed is not None:
                 self.stage = Stage.FAIL
                 for step in list(self.fail_tasks):
                     await self._run_step(step, cleanup=True)
+                if show_log:
+                    await self._show_log(failed, ret)
+                await self._alert_failure(failed, ret)
                 await self._report_failure(failed, ret)
-            if task.kind is TaskKind.JOB and task.job is not None and not task.job.quiet:
-                outcome = "Finished" if failed is None else "Failed"
-                await self.say(f"{outcome} job '{task.name}', run {self.id}")
+            if self._job_speaks(quiet_too=self.verbose):
+                await self.say(self._job_finished(ret))
         finally:
             self.stage = Stage.DONE
             await self.robot.pipeline_ended(self)
@@ -196,6 +214,7 @@ class Pipeline:
 
     async def _start_job(self, task: TaskDef) -> None:
         assert task.job is not None
+        started_in = self.message.channel
         # A job reports in its own channel, outside any thread of the message that started it.
         self.message = dataclasses.replace(
             self.message,
@@ -205,8 +224,104 @@ class Pipeline:
             message_id="",
             threaded=False,
         )
-        if not task.job.quiet:
-            await self.say(f"Starting job '{task.name}', run {self.id}")
+        # As upstream: a Quiet job is still announced when a user asked for it by name.
+        if not task.job.quiet or self.trigger == "job-command":
+            self.verbose = True
+            text = announce.job_started(
+                task.name,
+                self.starter.args,
+                self.id,
+                self.trigger,
+                self.origin.user,
+                started_in,
+                self.spawned_by,
+            )
+            await self.say(text)
+
+    def _job_speaks(self, *, quiet_too: bool) -> bool:
+        """Whether this is a job that announces itself (a Quiet one only if `quiet_too`)."""
+        job = self.starter.task.job
+        return (
+            self.starter.task.kind is TaskKind.JOB
+            and job is not None
+            and (not job.quiet or quiet_too)
+        )
+
+    def _job_finished(self, ret: int) -> str:
+        final = self.final_step or self.starter
+        spec = final.task.spec
+        return announce.job_finished(
+            self.starter.task.name,
+            self.id,
+            ret,
+            str(final.task.kind),
+            final.task.name,
+            spec.description if spec is not None else "",
+            self.abort_tag,
+        )
+
+    def spawn(self, run: TaskRun) -> Pipeline:
+        """`SpawnJob`: start `run` (a job) as a pipeline of its own, for this one's user."""
+        spec = self.starter.task.spec
+        spawned = self.robot.start_pipeline(run, self.origin, automatic=True, trigger="spawned")
+        spawned.spawned_by = (self.starter.task.name, spec.description if spec else "")
+        return spawned
+
+    async def _run_child_job(self, step: TaskRun) -> int:
+        """A job added with AddJob runs as a pipeline of its own, as upstream: it switches to
+        its channel, announces itself, has its own final and fail tasks; this pipeline goes on
+        only if it ends Normal."""
+        child = Pipeline(
+            self.robot, step, self.message, automatic=self.automatic, trigger=self.trigger
+        )
+        child.origin = self.origin
+        child.judged = True
+        self.robot.pipelines[child.id] = child
+        self.child = child
+        try:
+            return await child.run()
+        finally:
+            self.child = None
+
+    async def _show_log(self, failed: TaskRun, ret: int) -> None:
+        """Upstream's default fail tasks (send-message, tail-log): the failure and the log."""
+        await self.say(announce.job_failed_note(failed.task.name, ret))
+        excerpt = announce.log_tail(self._log_file)
+        if excerpt:
+            fixed = dataclasses.replace(
+                self.message.answer(excerpt, addressed=False), format=MessageFormat.Fixed
+            )
+            await self.robot.send(self.message.protocol, fixed)
+
+    async def _alert_failure(self, failed: TaskRun, ret: int) -> None:
+        """Tell the operator channel (a job's own, else DefaultJobChannel) that it failed.
+
+        As upstream's failure alert: only once the starter ran (a refused command is no
+        failure of the pipeline), never for a pipeline that was killed.
+        """
+        if not self.executed or self.killed is not None:
+            return
+        job = self.starter.task.job
+        channel = job.channel if job is not None else self.robot.config.default_job_channel
+        if not channel:
+            self.log(LogLevel.Warn, "no operator channel (DefaultJobChannel): failure not sent")
+            return
+        current = failed.task.name
+        if failed.task.kind is TaskKind.PLUGIN and failed.command:
+            current += f"/{failed.command}"
+        text = announce.failure_alert(
+            ret,
+            self.id,
+            self.starter.task.name,
+            " ".join(part for part in [current, *failed.args] if part),
+            self.started_at,
+            self.age,
+            self.last_error,
+            announce.log_tail(self._log_file),
+            self.robot.config.time_zone,
+        )
+        alert = OutgoingMessage(text=text, channel=channel, format=MessageFormat.BasicMarkdown)
+        await self.robot.send(self.message.protocol, alert)
 
     async def _run_step(self, step: TaskRun, cleanup: bool = False) -> int:
         if self.killed is not None and not cleanup:
@@ -215,18 +330,31 @@ class Pipeline:
         if task.disabled:
             self.log(LogLevel.Error, f"{task.name} is disabled: {task.disabled}")
             return TaskRetVal.ConfigurationError
-        refusal = await self._check_policy(step)
-        if refusal is not None:
-            return refusal
+        if not (self.judged and step is self.starter):
+            refusal = await self._check_policy(step)
+            if refusal is not None:
+                return refusal
         if step is self.starter:
+            self.executed = True
             self.record(events.trigger_event(self.trigger, step.command))
+        elif task.kind is TaskKind.JOB and not cleanup:
+            return await self._run_child_job(step)
+        # As upstream, a job that announces itself (or one asked for by name) says it waits.
+        job = task.job
+        tell = (task.kind is TaskKind.JOB and job is not None and not job.quiet) or (
+            self.trigger == "job-command"
+        )
         while True:
             ret = await self._execute(step)
             if self.requeue_tag is None or self.killed is not None:
                 break
             tag, self.requeue_tag = self.requeue_tag, None
             self.log(LogLevel.Info, f"waiting for exclusive '{tag}' to re-run {step.describe()}")
+            if tell:
+                await self.say(announce.queued(task.name, self.starter.task.name))
             await self.robot.exclusive.wait_free(tag, self.killed_event)
+            if tell and self.killed is None:
+                await self.say(announce.requeued(task.name, self.starter.task.name))
         if self.abort:
             self.abort = False
             return TaskRetVal.PipelineAborted
@@ -524,6 +652,8 @@ class Pipeline:
         self.killed = reason
         self.log(LogLevel.Audit, f"killed: {reason}")
         self.killed_event.set()
+        if self.child is not None:
+            self.child.kill(reason)
         self.robot.waiters.interrupt(self)
         if self.execution is not None:
             self.execution.cancel(reason)

@@ -64,5 +64,5 @@ class Scheduler:
             TaskRun(task, "", list(entry.arguments)),
             self._robot.automatic_message(channel),
             automatic=True,
-            trigger="scheduled",
+            trigger="init" if entry.schedule == "@init" else "scheduled",
         )

@@ -75,9 +75,7 @@ async def _spawn_job(api: TaskApi, options: dict[str, Any], name: str, *args: st
     ret, task = _check_addable(api, name, (TaskKind.JOB,))
     if ret is not RetVal.Ok:
         return {"ret_val": ret}
-    api.robot.start_pipeline(
-        TaskRun(task, "", list(args)), api.pipeline.origin, automatic=True, trigger="spawned"
-    )
+    api.pipeline.spawn(TaskRun(task, "", list(args)))
     return {"ret_val": RetVal.Ok}
 
 
@@ -117,6 +115,7 @@ async def _exclusive(
         api.pipeline.requeue_tag = full  # re-run this task from the start once it is free
     else:
         api.pipeline.abort = True
+        api.pipeline.abort_tag = full  # a job's end names it (engine/announce.py)
     return {"bool": False}
 
 
