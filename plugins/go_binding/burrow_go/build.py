@@ -264,7 +264,7 @@ def _build(toolchain: Toolchain, root: str, work: str, path: str, kind: str, sou
     # The //line directive makes compile errors and panics name the extension's own file and
     # lines, not the copy's.
     with open(os.path.join(work, "extension.go"), "wb") as f:
-        f.write(f"//line {path}:1\n".encode() + source)
+        f.write(f"//line {path}:1:1\n".encode() + source)
     with open(os.path.join(work, MAIN_FILE), "w", encoding="utf-8") as f:
         f.write(generated_main(path, kind))
     done = subprocess.run(
