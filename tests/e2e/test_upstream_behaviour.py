@@ -326,3 +326,83 @@ def test_a_job_refused_an_exclusive_tag_says_it_was_aborted(harness) -> None:
         "Job 'deployer', run number N aborted, exclusive job 'shared:deploy' already in progress"
         in texts
     )
+
+
+# -- SimpleMatcher (bot/simple_matcher.go) ----------------------------------------------------
+
+LOGLEVEL = """\
+config: |
+  Commands:
+    - {Command: level, SimpleMatcher: 'set loglevel {to} (level:trace|debug|info)'}
+    - {Command: page, SimpleMatcher: 'show /log|logs/ [page <page:number>]'}
+commands:
+  level:
+    - [Say, 'level {args}']
+  page:
+    - [Say, 'page {args}']
+"""
+
+
+def test_a_simple_matcher_command_runs_with_its_arguments(harness) -> None:
+    harness.extension("plugin", "logs", LOGLEVEL, conf="AllowedPrivateCommands: ['*']\n")
+    assert _texts(
+        harness,
+        ("bob", ";set-loglevel-to debug", "general"),
+        ("bob", ";SET LOGLEVEL INFO.", "general"),
+        ("bob", ";show logs page 2", "general"),
+        ("bob", ";show log", "general"),
+        ("bob", "set loglevel trace", ""),
+    ) == [
+        "level ['level', 'debug']",
+        "level ['level', 'INFO']",  # a choice is passed as typed, as upstream
+        "page ['page', '2']",
+        "page ['page', '']",
+        "level ['level', 'trace']",
+    ]
+
+
+def test_a_value_that_does_not_fit_is_explained_in_a_thread(harness) -> None:
+    harness.extension("plugin", "logs", LOGLEVEL, conf="AllowedPrivateCommands: ['*']\n")
+
+    async def main():
+        await harness.start()
+        try:
+            return (
+                await harness.exchange("bob", ";set loglevel to fine")
+                + await harness.exchange("bob", "show logs page two", "")
+                + await harness.exchange("bob", ";set logging to fine")
+            )
+        finally:
+            await harness.stop()
+
+    threaded, direct, unknown = run(main())
+    assert (threaded.user, threaded.channel, threaded.threaded, threaded.text) == (
+        "",
+        "general",
+        True,
+        'Invalid value: "fine" for: "level"; valid values: trace, debug, info.',
+    )
+    assert (direct.user, direct.channel, direct.text) == (
+        "bob",
+        "",
+        'Invalid value: "two" for: "page"; expected: an integer.',
+    )
+    assert unknown.text == "Sorry, I don't know how to 'set logging to fine'; try ';help'"
+
+
+def test_a_near_miss_of_a_command_hidden_from_the_user_is_not_explained(harness) -> None:
+    harness.extension("plugin", "logs", LOGLEVEL, conf="Users: [alice]\n")
+    assert _texts(harness, ("bob", ";set loglevel to fine", "general")) == [
+        "Sorry, I don't know how to 'set loglevel to fine'; try ';help'"
+    ]
+
+
+def test_add_command_matches_a_simple_matcher(harness) -> None:
+    harness.extension("plugin", "logs", LOGLEVEL)
+    harness.extension(
+        "plugin",
+        "adder",
+        "config: |\n  Commands: [{Command: add, Regex: add}]\n"
+        "commands:\n  add:\n    - [AddCommand, logs, 'set-loglevel debug']\n",
+    )
+    assert _texts(harness, ("bob", ";add", "general")) == ["level ['level', 'debug']"]

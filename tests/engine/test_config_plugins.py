@@ -330,12 +330,19 @@ def test_matcher_and_key_rules(tmp_path: Path, file: str, key: str, message: str
     assert message in problem.message
 
 
-def test_a_simple_matcher_is_refused_with_a_regex_hint(tmp_path: Path) -> None:
-    file = "Commands: [{Command: w, SimpleMatcher: 'weather in $city'}]\n"
+def test_a_simple_matcher_that_does_not_compile_is_reported_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    file = "Commands: [{Command: w, SimpleMatcher: 'weather in <city:town>'}]\n"
     problem = only_problem(plugin(tmp_path, file, default=None))
 
     assert problem.key == "Commands[0].SimpleMatcher"
-    assert "not supported" in problem.message and "Regex" in problem.hint
+    assert "unknown capture type 'town'" in problem.message and "ident" in problem.hint
+
+
+def test_a_simple_matcher_command_is_accepted(tmp_path: Path) -> None:
+    file = "Commands: [{Command: w, SimpleMatcher: 'weather in <city:rest>'}]\n"
+    assert isinstance(plugin(tmp_path, file, default=None), PluginConfig)
 
 
 def test_all_problems_of_a_plugin_are_reported_together(tmp_path: Path) -> None:

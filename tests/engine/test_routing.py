@@ -462,3 +462,38 @@ def test_an_admin_command_elsewhere_is_not_revealed_to_a_non_admin() -> None:
     ops = plugin("ops", AllChannels=False, Channels=["ops"], AdminCommands=["deploy"], **DEPLOY)
     assert route(";deploy web", ops, user="bob")[0].reason is Reason.UNKNOWN_COMMAND
     assert route(";deploy web", ops, user="alice")[0].reason is Reason.WRONG_PLACE
+
+
+# --- SimpleMatcher commands ----------------------------------------------------------------------
+
+LEVELS = {"Commands": [{"Command": "level", "SimpleMatcher": "set loglevel (level:debug|info)"}]}
+BAD_LEVEL = 'Invalid value: "fine" for: "level"; valid values: debug, info.'
+
+
+def test_a_simple_matcher_command_starts_with_the_token_matchers_arguments() -> None:
+    ops = plugin("ops", **LEVELS)
+    routing, _ = route(";set-loglevel-debug", ops)
+    assert routing.actions == (StartCommand(ops, "level", ("debug",), ()),)
+    # Its regex would take one phrase with two separators; the token matcher does not.
+    assert route(";set loglevel-debug", ops)[0].reason is Reason.COMMAND
+    assert route(";set-loglevel debug", ops)[0].reason is Reason.COMMAND
+
+
+def test_one_near_miss_is_answered_with_its_diagnostic_in_a_thread() -> None:
+    routing, _ = route(";set loglevel fine", plugin("ops", **LEVELS))
+    assert routing.reason is Reason.SYNTAX and routing.detail == "ops/level"
+    assert routing.actions == (Answer(BAD_LEVEL, say=True, thread=True),)
+    private = plugin("ops", AllowedPrivateCommands=["*"], **LEVELS)
+    routing, _ = route("set loglevel fine", private, channel="")
+    assert routing.actions == (Answer(BAD_LEVEL, say=True, thread=False),)
+
+
+def test_two_different_near_misses_are_no_answer_but_the_unknown_command() -> None:
+    other = {"Commands": [{"Command": "l", "SimpleMatcher": "set loglevel (level:warn)"}]}
+    routing, _ = route(";set loglevel fine", plugin("ops", **LEVELS), plugin("web", **other))
+    assert routing.reason is Reason.UNKNOWN_COMMAND
+
+
+def test_a_near_miss_in_a_plugin_not_here_is_not_answered() -> None:
+    ops = plugin("ops", AllChannels=False, Channels=["ops"], **LEVELS)
+    assert route(";set loglevel fine", ops)[0].reason is not Reason.SYNTAX

@@ -36,6 +36,7 @@ from burrow.engine.config import (
 from burrow.engine.config_cache import ConfigCache, file_sha256, tree_digest
 from burrow.engine.matching import CommandMatcher, MessageMatcher, PluginRoutes
 from burrow.engine.policy import PluginPolicy
+from burrow.engine.simple_matcher import compile_simple
 from burrow.runner.environment import child_environment
 from burrow.runner.execution import GET_CONFIG_TIMEOUT, Execution, ExecutionSpec
 from burrow.runner.limits import ChildLimits
@@ -113,9 +114,9 @@ def routes_of(name: str, plugin: PluginConfig) -> PluginRoutes:
     return PluginRoutes(
         name=name,
         commands=tuple(
-            CommandMatcher(m.command, m.regex, tuple(m.contexts))
+            _command(m.command, m.regex, m.simple_matcher, tuple(m.contexts))
             for m in plugin.commands
-            if m.regex
+            if m.regex or m.simple_matcher
         ),
         message_matchers=tuple(
             MessageMatcher(m.command, m.regex, tuple(m.contexts))
@@ -125,6 +126,14 @@ def routes_of(name: str, plugin: PluginConfig) -> PluginRoutes:
         catch_all=plugin.catch_all,
         catch_all_modes=frozenset(AddressMode(m) for m in plugin.catch_all_modes),
     )
+
+
+def _command(command: str, regex: str, simple: str, contexts: tuple[str, ...]) -> CommandMatcher:
+    """A `Commands` entry as routing matches it: a Regex, or a SimpleMatcher and its regex."""
+    if not simple:
+        return CommandMatcher(command, regex, contexts)
+    compiled = compile_simple(simple)  # checked at load: it compiles
+    return CommandMatcher(command, compiled.regex, contexts, compiled)
 
 
 def policy_of(name: str, plugin: PluginConfig) -> PluginPolicy:

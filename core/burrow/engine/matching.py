@@ -3,8 +3,9 @@
 Callers pass only the plugins available to the message (see `policy.plugin_available`); these
 functions look at text and regexes, nothing else. Regexes are RE2, as Gopherbot's are Go
 `regexp` (see `burrow.engine.patterns` and docs/configuration.md), so matching takes time
-linear in the text whatever the pattern. `SimpleMatcher` is not supported here: the
-configuration layer must turn it into a `Regex` (or reject it) before building a matcher.
+linear in the text whatever the pattern. A command written as a `SimpleMatcher`
+(`burrow.engine.simple_matcher`) is found by its compiled regex and decided, with its
+arguments, by its token matcher, as upstream.
 
 `match_commands` and `match_ambient` try each plugin in turn. `MatcherIndex` gives the same
 answers for a whole catalog at once, at a cost that hardly grows with the number of plugins:
@@ -14,7 +15,7 @@ it is what the robot routes with (`burrow.engine.routing`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +23,13 @@ import re2
 
 from burrow.engine.addressing import AddressMode
 from burrow.engine.patterns import Pattern, PatternError, _encodable, compile_pattern
+from burrow.engine.simple_matcher import SimpleMatcher
 
 __all__ = [
     "MULTIPLE_MATCHES_MESSAGE",
     "CommandMatch",
     "CommandMatcher",
+    "DiagnosticIndex",
     "Match",
     "MatcherIndex",
     "MessageMatcher",
@@ -64,11 +67,16 @@ def compile_command(regex: str) -> Pattern:
 
 @dataclass(frozen=True)
 class CommandMatcher:
-    """One entry of a plugin's `Commands`: its command name and anchored regex."""
+    """One entry of a plugin's `Commands`: its command name and anchored regex.
+
+    For a `SimpleMatcher`, `simple` is the compiled matcher and `regex` its regex: the regex
+    finds the command, the token matcher decides and gives the arguments.
+    """
 
     command: str
     regex: str
     contexts: tuple[str, ...] = ()
+    simple: SimpleMatcher | None = field(default=None, compare=False)
     pattern: Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -152,6 +160,12 @@ def _first_match(
     """The plugin's first matcher (in configured order) that matches any variant of the text."""
     for matcher in matchers:
         for variant in variants:
+            simple = matcher.simple if isinstance(matcher, CommandMatcher) else None
+            if simple is not None:
+                decided = simple.match(variant)
+                if decided is not None and decided.exact:
+                    return Match(plugin, matcher, decided.args)
+                continue
             pattern = matcher.pattern
             found = pattern.fullmatch(variant) if anchored else pattern.search(variant)
             if found is not None:
@@ -303,6 +317,51 @@ class PatternSet:
         pattern = self._patterns[index]
         found = pattern.fullmatch(text) if self._anchored else pattern.search(text)
         return found is not None
+
+
+class DiagnosticIndex:
+    """Every `SimpleMatcher` command's skeleton, to find a command one bad value away.
+
+    `diagnostics(text, wanted)` gives (plugin position, command, diagnostic) for each command
+    whose words match `text` but one value does not (upstream's syntax match), among the
+    plugins and commands `wanted` admits: one RE2 Set pass finds the candidates.
+    """
+
+    def __init__(self, plugins: Sequence[PluginRoutes]) -> None:
+        self._owner: list[tuple[int, CommandMatcher]] = []
+        patterns: list[Pattern] = []
+        for position, plugin in enumerate(plugins):
+            for matcher in plugin.commands:
+                if matcher.simple is not None:
+                    self._owner.append((position, matcher))
+                    patterns.append(compile_command(matcher.simple.skeleton))
+        self._set = PatternSet(patterns, anchored=True)
+
+    def diagnostics(
+        self, text: str, wanted: Callable[[int, str], bool]
+    ) -> list[tuple[int, str, str]]:
+        """(plugin position, command, diagnostic) of each near miss, in catalog order."""
+        if not self._owner:
+            return []
+        variants = _variants(text, strip_dot=True)
+        # As upstream: a text without its final '.' first, then as typed.
+        ordered = variants[2:] + variants[:2] if len(variants) > 2 else variants
+        hits: set[int] = set()
+        for variant in ordered:
+            hits |= self._set.matching(variant)
+        out = []
+        for hit in sorted(hits):
+            position, matcher = self._owner[hit]
+            if not wanted(position, matcher.command):
+                continue
+            assert matcher.simple is not None
+            for variant in ordered:
+                decided = matcher.simple.match(variant)
+                if decided is not None:
+                    if not decided.exact:
+                        out.append((position, matcher.command, decided.diagnostic))
+                    break
+        return out
 
 
 class MatcherIndex:

@@ -478,8 +478,13 @@ class Robot:
             log.exception("%s connector failed to send", protocol)
             return RetVal.FailedMessageSend
 
-    async def _answer(self, message: IncomingMessage, text: str) -> None:
-        await self.send(message.protocol, message.answer(text))
+    async def _answer(
+        self, message: IncomingMessage, text: str, *, say: bool = False, thread: bool = False
+    ) -> None:
+        answer = message.answer(text, addressed=not say)
+        if thread and answer.channel:  # SayThread: in the message's thread
+            answer = dataclasses.replace(answer, thread_id=message.thread_id, threaded=True)
+        await self.send(message.protocol, answer)
 
     def routing_index(self) -> RoutingIndex:
         """The catalog indexed for routing (`burrow.engine.routing`), built once per catalog.
@@ -534,8 +539,8 @@ class Robot:
                         await self._answer(message, resolved)
                     else:
                         self.start_pipeline(TaskRun(task, command, resolved), message)
-                case Answer(text):
-                    await self._answer(message, text)
+                case Answer(text, say, thread):
+                    await self._answer(message, text, say=say, thread=thread)
                 case Deliver(key, text):
                     self.waiters.deliver(key, text)
                 case Reroute(text):

@@ -39,6 +39,7 @@ from burrow.engine.catalog import Catalog, TaskDef, TaskKind
 from burrow.engine.config import RobotConfig
 from burrow.engine.matching import (
     MULTIPLE_MATCHES_MESSAGE,
+    DiagnosticIndex,
     Match,
     MatcherIndex,
     PatternSet,
@@ -116,9 +117,15 @@ class StartCommand:
 
 @dataclass(frozen=True)
 class Answer:
-    """Answer the sender with `text`, where the message came from."""
+    """Answer the sender with `text`, where the message came from.
+
+    `say`: to the channel rather than addressed to the sender; `thread`: in the message's
+    thread (a channel message gets one).
+    """
 
     text: str
+    say: bool = False
+    thread: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,7 @@ class Reason(StrEnum):
     BARE_ADDRESS = "a bare address, and nothing recent to run"
     AMBIGUOUS = "the command matched several plugins; nothing runs"
     COMMAND = "a command"
+    SYNTAX = "a SimpleMatcher command with one value that does not fit; its diagnostic"
     AMBIENT = "ambient message matchers"
     TRIGGERED = "job triggers"
     SUBSCRIBED = "the thread's subscribed plugin"
@@ -260,6 +268,7 @@ class RoutingIndex:
     jobs: tuple[_Job, ...] = ()
     tasks: Mapping[str, TaskDef] = field(default_factory=dict)
     commands: MatcherIndex = field(init=False)
+    near_misses: DiagnosticIndex = field(init=False)
     ambient: MatcherIndex = field(init=False)
     catch_alls: tuple[int, ...] = field(init=False)  # positions in `plugins`
     _trigger_owner: tuple[tuple[int, int], ...] = field(init=False)  # -> (job, trigger)
@@ -268,6 +277,7 @@ class RoutingIndex:
     def __post_init__(self) -> None:
         routes = [p.routes for p in self.plugins]
         self.commands = MatcherIndex(routes, ambient=False)
+        self.near_misses = DiagnosticIndex(routes)
         self.ambient = MatcherIndex(routes, ambient=True)
         self.catch_alls = tuple(i for i, p in enumerate(self.plugins) if p.routes.catch_all)
         owner = [(j, t) for j, job in enumerate(self.jobs) for t in range(len(job.triggers))]
@@ -385,6 +395,12 @@ def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> 
             task = index.plugins[position].task
             command = StartCommand(task, found.command, found.captures, found.matcher.contexts)
             return Routing(Reason.COMMAND, (command,), found.plugin)
+        # Upstream: a SimpleMatcher command whose words match but one value does not fit is
+        # answered with what is wrong (in a thread), if it is the only such command here.
+        near = _near_miss(addressed.text, index, available, context)
+        if near is not None:
+            answer = Answer(near[1], say=True, thread=not message.direct)
+            return Routing(Reason.SYNTAX, (answer,), near[0])
 
     if not message.bot_message:
         heard = [
@@ -419,6 +435,27 @@ def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> 
     if message.text.strip():
         return Routing(Reason.CHATTER, (Remember(place, message.text, state.now),))
     return Routing(Reason.NOTHING)
+
+
+def _near_miss(
+    text: str, index: RoutingIndex, available: _Availability, context: MessageContext
+) -> tuple[str, str] | None:
+    """(plugin/command, diagnostic) of the one visible SimpleMatcher command `text` nearly is."""
+
+    def wanted(position: int, command: str) -> bool:
+        plugin = index.plugins[position]
+        return (
+            not plugin.task.disabled
+            and available(position)
+            and _visible(plugin.policy, command, context)
+        )
+
+    found = index.near_misses.diagnostics(text, wanted)
+    said = {diagnostic for _, _, diagnostic in found}
+    if len(said) != 1:
+        return None
+    position, command, diagnostic = found[0]
+    return f"{index.plugins[position].task.name}/{command}", diagnostic
 
 
 def _visible(policy: PluginPolicy | None, command: str, context: MessageContext) -> bool:

@@ -34,35 +34,35 @@ DEFAULT_CONFIG = r"""
 Disabled: true  # enable it in conf/plugins/groups.yaml, with your Config.Groups
 Commands:
 - Command: help
-  Regex: '(?i:help with groups?)'
+  SimpleMatcher: help with /group|groups/
   Keywords: [group, groups]
   Usage: help with groups
   Summary: explain how groups work
 - Command: add
-  Regex: '(?i:add ([\w-.:]+) to (?:the )?(?:([~\w-'' ]+) )?group)'
+  SimpleMatcher: add <user:token> to {the} [<group:rest>] group
   Contexts: [user, group]
   Keywords: [group, groups, add]
   Usage: add <user> to the <groupname> group
   Summary: add a user to a group (group administrators)
 - Command: list
-  Regex: '(?i:list groups)'
+  SimpleMatcher: list groups
   Keywords: [list, group, groups]
   Usage: list groups
   Summary: list the groups you administer (all of them, for robot administrators)
 - Command: remove
-  Regex: '(?i:(?:remove|delete) ([\w-.:]+) from (?:the )?(?:([~\w-'' ]+) )?group)'
+  SimpleMatcher: /remove|delete/ <user:token> from {the} [<group:rest>] group
   Contexts: [user, group]
   Keywords: [group, groups, remove]
   Usage: remove <user> from the <groupname> group
   Summary: remove a user added in chat from a group (group administrators)
 - Command: empty
-  Regex: '(?i:(?:empty|clear) (?:the )?(?:([~\w-'' ]+) )?group)'
+  SimpleMatcher: /empty|clear/ {the} [<group:rest>] group
   Contexts: [group]
   Keywords: [group, groups, empty]
   Usage: empty the <groupname> group
   Summary: remove every user added in chat from a group (group administrators)
 - Command: show
-  Regex: '(?i:show (?:the )?(?:([~\w-'' ]+) )?group)'
+  SimpleMatcher: show {the} [<group:rest>] group
   Contexts: [group]
   Keywords: [group, groups, show, view]
   Usage: show the <groupname> group

@@ -44,7 +44,7 @@ ENCRYPTED = "encrypted:"
 DEFAULT_CONFIG = r"""
 Commands:
 - Command: check
-  Regex: '(?i:(?:validate|launch missiles:) (\d{6}))'
+  SimpleMatcher: '/validate|launch missiles:/ <code:number>'
   Keywords: [totp, launch, missiles]
   Usage: validate <code>
   Summary: check that your TOTP codes work

@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_pascal
 from burrow.engine.config.durations import parse_duration
 from burrow.engine.matching import compile_command
 from burrow.engine.patterns import PatternError
+from burrow.engine.simple_matcher import SimpleMatcherError, compile_simple
 from burrow.engine.slots import default_max_children
 
 __all__ = [
@@ -938,15 +939,10 @@ def _matcher_issues(
             elif not matcher.regex and not matcher.simple_matcher:
                 issues.append(Issue((section, index, "Regex"), "missing Regex", "add a Regex"))
             elif matcher.simple_matcher:
-                # Refused rather than accepted and never matched: a silent no-op command is
-                # worse than an error (the reference does not define SimpleMatcher's syntax).
-                issues.append(
-                    Issue(
-                        (section, index, "SimpleMatcher"),
-                        "SimpleMatcher is not supported by Burrow",
-                        "write the command as a Regex, e.g. 'weather in (\\w+)'",
-                    )
-                )
+                try:
+                    compile_simple(matcher.simple_matcher)  # engine/simple_matcher.py
+                except SimpleMatcherError as error:
+                    issues.append(Issue((section, index, "SimpleMatcher"), str(error), error.hint))
         elif matcher.simple_matcher:
             issues.append(
                 Issue(
