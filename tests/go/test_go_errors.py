@@ -101,7 +101,7 @@ def test_a_looping_or_blocked_go_program_is_stopped(
         f" robot.TaskRetVal {{\n\t{body}\n}}\n"
     )
     params = {"path": str(source), "name": "stuck", "kind": "plugin", "args": ["x"], "bot": {}}
-    program_for(str(source), "plugin")  # built first: the timeout below is the run's
+    program = program_for(str(source), "plugin")  # built first: the timeout below is the run's
     spec = ExecutionSpec(registry.bindings["go"], "go_run", params, workdir=tmp_path, timeout=1.5)
     started = time.monotonic()
     robot = Blocking()
@@ -111,5 +111,5 @@ def test_a_looping_or_blocked_go_program_is_stopped(
     assert result.error is not None and result.error.code == "timeout"
     assert time.monotonic() - started < 8
     # Nothing of the program is left running.
-    leftover = subprocess.run(["pgrep", "-f", str(source.parent)], capture_output=True)
+    leftover = subprocess.run(["pgrep", "-f", program], capture_output=True)
     assert leftover.stdout == b""
