@@ -231,6 +231,7 @@ class Robot:
         self.routing_index()  # index the catalog now, not on the first message
         # Imported by the first pipeline that runs a child otherwise, which then pays for it.
         import burrow.robot_api.dispatcher  # noqa: F401
+
         if self.spares is not None and not await self.spares.wait_full(SPARE_START_WAIT):
             log.warning("spare children are not ready yet; the first commands start their own")
         self._runners.append(asyncio.get_running_loop().create_task(self._route_loop()))
