@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import msgpack
 import pytest
 from hypothesis import given
@@ -109,3 +111,24 @@ def test_invalid_utf8_string_is_a_protocol_error() -> None:
     raw = msgpack.packb([2, "m", ["x"]])
     with pytest.raises(ProtocolError):
         FrameDecoder().feed(raw.replace(b"\xa1x", b"\xa1\xff"))
+
+
+def test_a_message_that_cannot_be_encoded_leaves_nothing_behind_for_the_next() -> None:
+    # Encoders are reused between messages: a failure half-way through one must not leak its
+    # bytes into the next message written.
+    with pytest.raises(ProtocolError, match="cannot encode message"):
+        encode(Request(1, "robot_call", [{"fine": "x" * 100, "bad": object()}]))
+    assert encode(Request(2, "m", [1])) == msgpack.packb([0, 2, "m", [1]], use_bin_type=True)
+
+
+def test_threads_encoding_at_once_each_get_their_own_message() -> None:
+    def worker(n: int) -> list[bool]:
+        return [
+            FrameDecoder().feed(encode(Notification("$/log", [n, i, "x" * (n * 50)])))
+            == [Notification("$/log", [n, i, "x" * (n * 50)])]
+            for i in range(500)
+        ]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(worker, range(8)))
+    assert all(all(ok) for ok in results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 
 from burrow.rpc.codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -31,14 +32,32 @@ READ_SIZE = 64 * 1024
 
 def write_all(fd: int, data: bytes) -> None:
     """Write every byte, looping over short writes (pipes accept at most their capacity)."""
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]
 
 
+# How long the reader thread leaves the stream to the thread it has just handed a response to.
+# That thread then reads its next answers itself (one thread hand-off less per robot call); a
+# `$/cancel` that arrives meanwhile while the extension computes waits at most this long.
+PARK_SECONDS = 0.02
+
+
 class BlockingSession:
-    """The child's session over two raw descriptors, with a reader thread feeding an inbox."""
+    """The child's session over two raw descriptors, with a reader thread feeding an inbox.
+
+    Whoever holds the read lock reads and decodes the stream, and puts every message it
+    completes into the inbox (urgent notifications handled first) before letting go of it.
+    The reader thread holds it while it waits on the stream, so that a `$/cancel` reaches the
+    execution while extension code runs. A thread waiting for a message takes the lock itself
+    when it is free and reads its own answer: this is what a robot call does after the reader
+    thread has handed it one answer and stepped aside for `PARK_SECONDS` (`_read_loop`), which
+    saves waking a second thread for every call.
+    """
 
     def __init__(
         self,
@@ -53,11 +72,13 @@ class BlockingSession:
         self.max_size = max_size
         self._decoder = FrameDecoder(max_size)
         self._inbox: queue.SimpleQueue[Message | BaseException] = queue.SimpleQueue()
+        self._read_lock = threading.Lock()
+        self._ended = False  # the stream ended or broke; the inbox holds why
         self._write_lock = threading.Lock()
         self._pending: dict[int, None] = {}
         self._ids = MsgidAllocator()
-        # Urgent notifications ($/cancel) are handled on the reader thread, because the main
-        # thread may be busy in extension code and not reading the inbox.
+        # Urgent notifications ($/cancel) are handled by the thread that reads them, at once,
+        # because the main thread may be busy in extension code and not reading the inbox.
         self._on_urgent = on_urgent
         self._reader = threading.Thread(
             target=self._read_loop, name="burrow-rpc-reader", daemon=True
@@ -75,28 +96,63 @@ class BlockingSession:
     def _read_loop(self) -> None:
         try:
             while True:
-                data = os.read(self._rfd, READ_SIZE)
-                if not data:
-                    self._inbox.put(ConnectionClosed("the parent closed the stream"))
-                    return
-                for message in self._decoder.feed(data):
-                    if isinstance(message, Notification) and self._on_urgent is not None:
-                        self._on_urgent(message)
-                    self._inbox.put(message)
-        except ProtocolError as exc:
-            self._inbox.put(exc)
-        except OSError as exc:
-            self._inbox.put(ConnectionClosed(f"reading the stream failed: {exc}"))
+                with self._read_lock:
+                    if self._ended:
+                        return
+                    answered = self._read_once()
+                if answered:
+                    # The thread that awaited this response will likely call again at once: it
+                    # reads its own answers from now on, while this thread sleeps.
+                    time.sleep(PARK_SECONDS)
         except BaseException as exc:  # noqa: BLE001 - the main thread must hear the end
-            # Whatever stopped this thread, the main thread blocks on the inbox: without an
-            # item there it would wait for ever, and the child would hang instead of exiting.
-            self._inbox.put(ProtocolError(f"reading the stream failed: {describe_exception(exc)}"))
+            self._end(ProtocolError(f"reading the stream failed: {describe_exception(exc)}"))
+
+    def _read_once(self) -> bool:
+        """Read the stream once, with the read lock held, and put every message that completes
+        into the inbox, or the end of the stream. True if one of them was a response."""
+        try:
+            data = os.read(self._rfd, READ_SIZE)
+        except OSError as exc:
+            self._end(ConnectionClosed(f"reading the stream failed: {exc}"))
+            return False
+        if not data:
+            self._end(ConnectionClosed("the parent closed the stream"))
+            return False
+        answered = False
+        try:
+            for message in self._decoder.feed(data):
+                if isinstance(message, Notification):
+                    if self._on_urgent is not None:
+                        self._on_urgent(message)
+                elif isinstance(message, Response):
+                    answered = True
+                self._inbox.put(message)
+        except ProtocolError as exc:
+            self._end(exc)
+        except Exception as exc:  # noqa: BLE001 - every waiting thread must hear the end
+            # Whatever went wrong, a thread may block on the inbox: without an item there it
+            # would wait for ever, and the child would hang instead of exiting.
+            self._end(ProtocolError(f"reading the stream failed: {describe_exception(exc)}"))
+        return answered
+
+    def _end(self, reason: BaseException) -> None:
+        self._ended = True
+        self._inbox.put(reason)
 
     def next_message(self) -> Message:
         """Block for the next message; raise ConnectionClosed or ProtocolError at the end."""
-        item = self._inbox.get()
+        inbox = self._inbox
+        while inbox.empty() and self._read_lock.acquire(blocking=False):
+            # The stream is free (the reader thread stepped aside): read it here. What anyone
+            # read before is in the inbox already, since the lock was let go only after.
+            try:
+                if inbox.empty() and not self._ended:
+                    self._read_once()
+            finally:
+                self._read_lock.release()
+        item = inbox.get()  # whoever holds the stream puts what it reads before letting go
         if isinstance(item, BaseException):
-            self._inbox.put(item)  # the stream stays ended for every later reader
+            inbox.put(item)  # the stream stays ended for every later reader
             raise item
         return item
 

@@ -97,6 +97,11 @@ class Notification(_Frame):
 Message: TypeAlias = "Request | Response | Notification"
 
 
+# Packers ready for reuse: building one per message costs more than packing a small message.
+# A packer is taken from the list while it packs, so no two threads ever share one.
+_packers: list[msgpack.Packer] = []
+
+
 def encode(message: Message, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> bytes:
     """Serialise one message, refusing one larger than the limit before it is written."""
     if isinstance(message, Request):
@@ -105,10 +110,13 @@ def encode(message: Message, max_size: int = DEFAULT_MAX_MESSAGE_SIZE) -> bytes:
         obj = [RESPONSE, message.msgid, message.error, message.result]
     else:
         obj = [NOTIFICATION, message.method, message.params]
+    packer = _packers.pop() if _packers else msgpack.Packer(use_bin_type=True, datetime=False)
     try:
-        data: bytes = msgpack.packb(obj, use_bin_type=True, datetime=False)
+        data: bytes = packer.pack(obj)  # a failed pack leaves the packer empty, reusable
     except (TypeError, ValueError, OverflowError) as exc:
         raise ProtocolError(f"cannot encode message: {describe_exception(exc)}") from exc
+    finally:
+        _packers.append(packer)
     if len(data) > max_size:
         raise ProtocolError(
             f"message of {len(data)} bytes exceeds the limit of {max_size} bytes",
@@ -180,6 +188,13 @@ class FrameDecoder:
     def feed(self, data: bytes) -> list[Message]:
         """Add bytes and return every message they complete, in order."""
         messages: list[Message] = []
+        if len(data) <= _FEED_SLICE:  # one read of the usual size: no slicing
+            try:
+                self._unpacker.feed(data)
+            except msgpack.BufferFull as exc:
+                raise self._too_large() from exc
+            self._drain(messages)
+            return messages
         view = memoryview(data)
         for start in range(0, len(view), _FEED_SLICE):
             try:
@@ -197,15 +212,15 @@ class FrameDecoder:
         )
 
     def _drain(self, out: list[Message]) -> None:
-        while True:
-            try:
-                obj = self._unpacker.unpack()
-            except msgpack.OutOfData:
-                return
-            except Exception as exc:  # msgpack raises several types for corrupt input
-                raise ProtocolError(f"undecodable frame: {describe_exception(exc)}") from exc
-            end = self._unpacker.tell()
-            size, self._offset = end - self._offset, end
-            if size > self.max_size:
-                raise self._too_large(size)
-            out.append(_parse(obj))
+        unpacker = self._unpacker
+        try:
+            for obj in unpacker:  # ends when the buffer holds no whole object
+                end = unpacker.tell()
+                size, self._offset = end - self._offset, end
+                if size > self.max_size:
+                    raise self._too_large(size)
+                out.append(_parse(obj))
+        except ProtocolError:
+            raise
+        except Exception as exc:  # msgpack raises several types for corrupt input
+            raise ProtocolError(f"undecodable frame: {describe_exception(exc)}") from exc

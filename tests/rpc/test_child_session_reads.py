@@ -1,0 +1,139 @@
+"""Who reads the child's stream: the reader thread, or the thread waiting for an answer.
+
+The reader thread reads while extension code runs, so that a `$/cancel` reaches it; once it
+has handed a robot call its answer it steps aside for `PARK_SECONDS`, and a thread that waits
+for a message while the stream is free reads it itself (one thread hand-off less per call).
+These tests run a real AsyncSession and BlockingSession over OS pipes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from burrow.rpc import child_session
+from burrow.rpc.child_session import BlockingSession
+from burrow.rpc.codec import Notification, Request, Response, encode
+from burrow.rpc.errors import ConnectionClosed
+from burrow.rpc.parent_session import AsyncSession
+from support import run
+
+
+class _Child:
+    """A BlockingSession whose urgent notifications are noted with the thread that read them."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.urgent: list[tuple[str, str]] = []  # (method, thread name)
+        self.noted = threading.Event()
+        self.session = BlockingSession(rfd, wfd, on_urgent=self._urgent)
+
+    def _urgent(self, notification: Notification) -> None:
+        self.urgent.append((notification.method, threading.current_thread().name))
+        self.noted.set()
+
+
+async def _pair(child_main: Any, on_request: Any) -> tuple[AsyncSession, threading.Thread, _Child]:
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    loop = asyncio.get_running_loop()
+    session = AsyncSession(
+        lambda data: os.write(to_child_w, data), on_request=on_request, on_notification=print
+    )
+    loop.add_reader(to_parent_r, lambda: session.feed(os.read(to_parent_r, 65536)))
+    child = _Child(to_child_r, to_parent_w)
+    child.session.start()
+    thread = threading.Thread(target=child_main, args=(child,), name="extension", daemon=True)
+    thread.start()
+    return session, thread, child
+
+
+def test_after_its_first_answer_a_caller_reads_its_own_answers(monkeypatch) -> None:
+    # Long enough that no reader comes back during the test, however slow the machine.
+    monkeypatch.setattr(child_session, "PARK_SECONDS", 30.0)
+    session_box: list[AsyncSession] = []
+
+    async def parent_serves(request: Request) -> Any:
+        # Sent just before the answer, so it arrives in the same read or the one before it.
+        session_box[0].notify("$/note", [{"call": request.params[0]}])
+        return request.params[0] + 1
+
+    def child_main(child: _Child) -> None:
+        outer = child.session.next_message()
+        assert isinstance(outer, Request)
+        results = [child.session.request("inc", [n], serve=lambda r: None) for n in range(5)]
+        child.session.send(Response(outer.msgid, None, results))
+
+    async def main() -> tuple[Any, _Child]:
+        session, thread, child = await _pair(child_main, parent_serves)
+        session_box.append(session)
+        result = await asyncio.wait_for(session.request("outer", [{}]), 10)
+        thread.join(5)
+        return result, child
+
+    result, child = run(main())
+    assert result == [1, 2, 3, 4, 5]
+    readers = [name for _, name in child.urgent]
+    assert len(readers) == 5
+    # One answer came through the reader thread (the first, or the second if the caller took
+    # the stream before the reader had started), which then went to sleep: every later one was
+    # read by the caller, which handled the notification that came with it.
+    assert readers.count("burrow-rpc-reader") <= 1
+    assert readers[2:] == ["extension"] * 3
+
+
+def test_a_cancel_sent_while_the_extension_computes_is_seen_after_the_park(monkeypatch) -> None:
+    monkeypatch.setattr(child_session, "PARK_SECONDS", 0.05)
+    computing = threading.Event()
+
+    async def parent_serves(request: Request) -> Any:
+        return "ok"
+
+    def child_main(child: _Child) -> None:
+        outer = child.session.next_message()
+        assert isinstance(outer, Request)
+        child.session.request("call", [], serve=lambda r: None)
+        computing.set()
+        # Extension code that never calls the robot again: only the reader can see a cancel.
+        child.noted.wait(10)
+        child.session.send(Response(outer.msgid, None, "stopped"))
+
+    async def main() -> tuple[Any, _Child, float]:
+        session, thread, child = await _pair(child_main, parent_serves)
+        _, future = session.start_request("outer", [{}])
+        await asyncio.get_running_loop().run_in_executor(None, computing.wait, 10)
+        sent = time.monotonic()
+        session.notify("$/cancel", [{"msgid": 0}])
+        result = await asyncio.wait_for(future, 10)
+        waited = time.monotonic() - sent
+        thread.join(5)
+        return result, child, waited
+
+    result, child, waited = run(main())
+    assert result == "stopped"
+    assert child.urgent == [("$/cancel", "burrow-rpc-reader")]
+    assert waited < 5  # within the park (50 ms here) and scheduling, never "until the next call"
+
+
+def test_the_end_of_the_stream_reaches_a_caller_that_reads_it_itself(monkeypatch) -> None:
+    monkeypatch.setattr(child_session, "PARK_SECONDS", 30.0)
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    child = BlockingSession(to_child_r, to_parent_w)
+    child.start()
+    # The first answer goes through the reader thread (or this one), which then sleeps.
+    os.write(to_child_w, encode(Response(0, None, "first")))
+    assert child.request("a", [], serve=lambda r: None) == "first"
+    # Two answers in one write, then the end: this thread reads them all itself.
+    os.write(to_child_w, encode(Response(1, None, "second")) + encode(Response(2, None, "third")))
+    assert child.request("b", [], serve=lambda r: None) == "second"
+    assert child.request("c", [], serve=lambda r: None) == "third"
+    os.close(to_child_w)
+    for _ in range(2):
+        with pytest.raises(ConnectionClosed, match="the parent closed the stream"):
+            child.next_message()
+    os.close(to_parent_r)
