@@ -347,7 +347,7 @@ class _Extension:
         # on Object.prototype rewrites what JSON.stringify sends), so nothing in it is trusted:
         # each field is checked here, and the robot checks every call it serves.
         try:
-            message = json.loads(request, parse_int=_wire_int)
+            message = _DECODER.decode(request)
         except RecursionError:
             raise MalformedRequest(f"a value nests deeper than {MAX_DEPTH} levels") from None
         except ValueError as exc:
@@ -356,7 +356,8 @@ class _Extension:
             raise MalformedRequest(
                 "the request is not an object (was toJSON replaced on a prototype?)"
             )
-        _check_depth(message, MAX_DEPTH + 2)  # the request and its args wrap the values
+        if request.count("[") + request.count("{") > MAX_DEPTH + 1:  # else it cannot be deeper
+            _check_depth(message, MAX_DEPTH + 2)  # the request and its args wrap the values
         if "\\ud" in request or "\\uD" in request:
             # JSON.stringify escapes a lone surrogate ("\\ud800"); the wire carries UTF-8 only.
             message = _well_formed(message)
@@ -379,7 +380,7 @@ class _Extension:
         else:
             raise MalformedRequest(f"unknown operation {_json_kind(op)}")
         try:
-            return json.dumps(answer, default=_jsonable, allow_nan=False)
+            return _ENCODER.encode(answer)
         except ValueError:  # JSON.parse knows no NaN or Infinity: null, as JSON.stringify does
             return json.dumps(_finite(answer), default=_jsonable)
 
@@ -611,3 +612,8 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", "replace")
     return str(value)
+
+
+# Built once: json.loads and json.dumps with options build a new decoder or encoder per call.
+_DECODER = json.JSONDecoder(parse_int=_wire_int)
+_ENCODER = json.JSONEncoder(default=_jsonable, allow_nan=False)
