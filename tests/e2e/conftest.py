@@ -94,6 +94,28 @@ class RobotHarness:
 
         return run(main())
 
+    def load_error(self) -> str:
+        """Write the robot, load it, and return the configuration error it must refuse with."""
+        from burrow.engine.config import ConfigError
+
+        self.write()
+
+        async def load() -> None:
+            robot = Robot(self.root, state_dir=self.root / "state")
+            try:
+                await robot.load()
+            finally:
+                await robot.close_brain()
+
+        with pytest.raises(ConfigError) as raised:
+            run(load())
+        return str(raised.value)
+
+    @property
+    def last_line(self) -> int:
+        """The number of robot.yaml's last line: where a setting appended by a test stands."""
+        return len(self.robot_yaml.splitlines())
+
     async def stop(self) -> None:
         if self.robot is not None:
             await self.robot.stop(grace=2.0)

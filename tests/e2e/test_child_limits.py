@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from burrow.engine.config import ConfigError
-from burrow.engine.robot import Robot
-from support import run
-
 SPIN = """\
 config: |
   Commands: [{Command: spin, Regex: 'spin'}]
@@ -43,16 +39,5 @@ def test_a_bad_child_limit_is_a_located_configuration_problem(
     harness, setting: str, problem: str
 ) -> None:
     harness.robot_yaml += f"ChildLimits: {setting}\n"
-    harness.write()
-
-    async def load() -> None:
-        robot = Robot(harness.root, state_dir=harness.root / "state")
-        try:
-            await robot.load()
-        finally:
-            await robot.close_brain()
-
-    with pytest.raises(ConfigError) as raised:
-        run(load())
-    line = len(harness.robot_yaml.splitlines())  # the ChildLimits line, the last one
-    assert f"conf/robot.yaml:{line}: {problem}" in str(raised.value)
+    error = harness.load_error()
+    assert f"conf/robot.yaml:{harness.last_line}: {problem}" in error

@@ -11,8 +11,6 @@ import time
 
 import pytest
 
-from burrow.engine.config import ConfigError
-from burrow.engine.robot import Robot
 from support import gone, run
 
 SLOW = """\
@@ -199,16 +197,5 @@ def test_a_bad_bound_is_a_located_configuration_problem(
     harness, setting: str, problem: str
 ) -> None:
     harness.robot_yaml += f"MaxConcurrentChildren: {setting}\n"
-    harness.write()
-
-    async def load() -> None:
-        robot = Robot(harness.root, state_dir=harness.root / "state")
-        try:
-            await robot.load()
-        finally:
-            await robot.close_brain()
-
-    with pytest.raises(ConfigError) as raised:
-        run(load())
-    line = len(harness.robot_yaml.splitlines())
-    assert f"conf/robot.yaml:{line}: {problem}" in str(raised.value)
+    error = harness.load_error()
+    assert f"conf/robot.yaml:{harness.last_line}: {problem}" in error

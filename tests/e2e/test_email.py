@@ -197,20 +197,7 @@ def test_a_password_never_goes_unencrypted_to_a_server_off_this_machine(harness)
     ],
 )
 def test_broken_mail_config_is_a_configuration_error(harness, mail, problem) -> None:
-    from burrow.engine.config import ConfigError
-    from burrow.engine.robot import Robot
-
     harness.robot_yaml += f"MailConfig: {mail}\n"
-    harness.write()
-
-    async def load() -> None:
-        robot = Robot(harness.root, state_dir=harness.root / "state")
-        try:
-            await robot.load()
-        finally:
-            await robot.close_brain()
-
-    with pytest.raises(ConfigError) as raised:
-        run(load())
-    assert f"conf/robot.yaml:{len(harness.robot_yaml.splitlines())}" in str(raised.value)
-    assert problem in str(raised.value)
+    error = harness.load_error()
+    assert f"conf/robot.yaml:{harness.last_line}" in error
+    assert problem in error

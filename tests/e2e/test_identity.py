@@ -21,8 +21,6 @@ import pytest
 
 from burrow.brain import SecretBox, generate_key
 from burrow.brain.credentials import credential_key
-from burrow.engine.config import ConfigError
-from burrow.engine.robot import Robot
 from support import run
 
 KEY = generate_key()
@@ -449,16 +447,6 @@ def test_a_pipeline_acting_for_nobody_may_name_any_user(harness, keyed) -> None:
 def test_broken_identity_providers_are_configuration_errors(harness, yaml, problem) -> None:
     harness.robot_yaml += "ParameterSets: {s: {Parameters: [{Name: CLIENT_ID, Value: x}]}}\n"
     harness.robot_yaml += yaml + "\n"
-    harness.write()
-
-    async def load() -> None:
-        robot = Robot(harness.root, state_dir=harness.root / "state")
-        try:
-            await robot.load()
-        finally:
-            await robot.close_brain()
-
-    with pytest.raises(ConfigError) as raised:
-        run(load())
-    assert f"conf/robot.yaml:{len(harness.robot_yaml.splitlines())}" in str(raised.value)
-    assert problem in str(raised.value)
+    error = harness.load_error()
+    assert f"conf/robot.yaml:{harness.last_line}" in error
+    assert problem in error
