@@ -406,3 +406,69 @@ def test_add_command_matches_a_simple_matcher(harness) -> None:
         "commands:\n  add:\n    - [AddCommand, logs, 'set-loglevel debug']\n",
     )
     assert _texts(harness, ("bob", ";add", "general")) == ["level ['level', 'debug']"]
+
+
+# -- _configure (bot/calltask.go getDefCfg, bot/taskconf.go) --------------------------------------
+
+FAILING_CONFIGURE = """\
+local gopherbot = require "gopherbot_v1"
+if arg[1] == "_configure" then
+  error("no default configuration today")
+end
+gopherbot.Robot:new():Say("hello from lua")
+return gopherbot.task.Normal
+"""
+
+
+def test_a_plugin_whose_configure_fails_runs_on_its_files_configuration(harness, caplog) -> None:
+    (harness.root / "ext" / "hello.lua").write_text(FAILING_CONFIGURE)
+    harness.declared["ExternalPlugins"].append("  hello: {Path: ext/hello.lua}")
+    (harness.root / "conf" / "plugins" / "hello.yaml").write_text(
+        "Commands: [{Command: hi, Regex: hi}]\n"
+    )
+
+    async def main():
+        robot = await harness.start()
+        try:
+            return robot.catalog.get("hello"), await harness.texts("bob", ";hi")
+        finally:
+            await harness.stop()
+
+    task, heard = run(main())
+    assert not task.disabled and heard == ["hello from lua"]
+    assert "no default configuration today" in task.config_warning
+    assert "it keeps conf/plugins/hello.yaml alone" in caplog.text
+
+
+def test_a_configure_answer_that_is_not_yaml_still_disables_the_plugin(harness) -> None:
+    harness.extension("plugin", "broken", "config: 'Commands: [never closed'\n")
+
+    async def main():
+        robot = await harness.start()
+        try:
+            return robot.catalog.problems()
+        finally:
+            await harness.stop()
+
+    assert "YAML" in run(main())["broken"]
+
+
+def test_a_job_is_not_asked_for_a_default_configuration(harness) -> None:
+    # Its _configure answer would not even be YAML: upstream never asks a job, nor does Burrow.
+    harness.extension(
+        "job",
+        "nightly",
+        "config: 'Quiet: [never closed'\ncommands:\n  '*':\n    - [Say, 'nightly ran']\n",
+        conf="Quiet: true\n",
+    )
+
+    async def main():
+        robot = await harness.start()
+        try:
+            problems = robot.catalog.problems()
+            return problems, await harness.texts("alice", ";run job nightly", n=3)
+        finally:
+            await harness.stop()
+
+    problems, heard = run(main())
+    assert "nightly" not in problems and "nightly ran" in heard

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.runner.execution import ExecutionSpec, run_execution
@@ -18,10 +21,14 @@ def test_every_robot_method_group_from_javascript_transcript() -> None:
     assert "tour.js:92:16: TypeError: Cannot read properties of undefined" in result.stderr
 
 
-def test_javascript_syntax_error_disables_that_plugin_naming_file_and_line(tmp_path: Path) -> None:
-    problems = catalog_problems(JS_ROBOT, tmp_path)
-    assert set(problems) == {"broken"}
-    assert "broken.js:4" in problems["broken"]
+def test_javascript_syntax_error_is_reported_naming_file_and_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="burrow"):
+        problems = catalog_problems(JS_ROBOT, tmp_path)
+    # As upstream, a failing _configure disables nothing: the plugin keeps its file's config.
+    assert problems == {}
+    assert "broken.js:4" in caplog.text
 
 
 def test_failed_require_is_reported_at_the_extensions_calling_line(tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from support import ROOT, burrow, catalog_problems
 
@@ -18,7 +21,11 @@ def test_every_robot_method_group_from_lua_transcript() -> None:
     assert "stack traceback" in result.stderr
 
 
-def test_lua_syntax_error_disables_that_plugin_naming_file_and_line(tmp_path: Path) -> None:
-    problems = catalog_problems(LUA_ROBOT, tmp_path)
-    assert set(problems) == {"broken"}
-    assert "broken.lua:4:" in problems["broken"]
+def test_lua_syntax_error_is_reported_naming_file_and_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="burrow"):
+        problems = catalog_problems(LUA_ROBOT, tmp_path)
+    # As upstream, a failing _configure disables nothing: the plugin keeps its file's config.
+    assert problems == {}
+    assert "broken.lua:4:" in caplog.text

@@ -1,9 +1,12 @@
 """The task catalog: every plugin, job and task the robot knows, built once at start-up.
 
-File-backed plugins and jobs get their default configuration from a `_get_config` child (or,
-while nothing it depends on has changed, from the configuration cache, burrow.engine.config_cache),
-merged under the robot's `conf/plugins/NAME.yaml` / `conf/jobs/NAME.yaml`. Anything wrong with one
-task disables that task with a reason the operator can read; the robot still starts.
+File-backed plugins get their default configuration from a `_get_config` child (or, while
+nothing it depends on has changed, from the configuration cache, burrow.engine.config_cache),
+merged under the robot's `conf/plugins/NAME.yaml`; jobs have only `conf/jobs/NAME.yaml`, as
+upstream asks only plugins for `_configure`. A plugin whose `_configure` fails keeps its file's
+configuration, with a warning, as upstream; an answer that is not usable YAML disables it.
+Anything else wrong with one task disables that task with a reason the operator can read; the
+robot still starts.
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ class TaskDef:
     # answer, and the model its `Config` section must fit.
     default_config: str | None = None
     config_model: type[BaseModel] | None = None
+    # Why its `_configure` gave no default configuration (it runs on its file's alone).
+    config_warning: str = ""
 
     @property
     def path(self) -> Path | None:
@@ -239,13 +244,14 @@ async def build_catalog(
     limit = asyncio.Semaphore(concurrency or max(4, 2 * len(os.sched_getaffinity(0))))
 
     async def finalize(task: TaskDef) -> None:
+        default: str | None = None
         if task.builtin is not None:
             default = task.default_config
-        else:
+        elif task.kind is TaskKind.PLUGIN:
             async with limit:
-                default = await fetch_config(task) if task.kind is not TaskKind.TASK else None
+                default = await fetch_config(task)
         if task.disabled:
-            return  # the extension could not give its default configuration
+            return  # a fetcher may disable the task (ours leaves it to its file instead)
         try:
             _finalize_task(loaded, task, default)
         except Exception as exc:  # a loader bug must disable one task, not stop the robot
@@ -324,10 +330,19 @@ async def fetch_default_config(
     )
     result = await Execution(spec, spawner=spawner).run()
     if result.error is not None:
+        # As upstream (bot/calltask.go): a failing _configure does not disable the plugin;
+        # it runs on the configuration of its file.
         detail = f"{result.error.code}: {_located(result.error.message, result.error.data)}"
         if result.stderr_tail:
             detail += f" (stderr: {result.stderr_tail.strip()[-300:]})"
-        task.disabled = f"its default configuration could not be read: {detail}"
+        task.config_warning = f"its default configuration could not be read: {detail}"
+        log.warning(
+            "%s %r: %s; it keeps conf/plugins/%s.yaml alone",
+            task.kind,
+            task.name,
+            task.config_warning,
+            task.name,
+        )
         return None
     return result.config
 
