@@ -472,3 +472,55 @@ def test_a_job_is_not_asked_for_a_default_configuration(harness) -> None:
 
     problems, heard = run(main())
     assert "nightly" not in problems and "nightly ran" in heard
+
+
+# -- start-up warnings --------------------------------------------------------------------------
+
+
+def _warnings(harness, caplog) -> list[str]:
+    async def main():
+        robot = await harness.start()
+        try:
+            return robot.catalog.warnings
+        finally:
+            await harness.stop()
+
+    found = run(main())
+    for warning in found:
+        assert warning in caplog.text  # each is logged at start
+    return found
+
+
+def test_a_robot_without_mistakes_starts_without_warnings(harness, caplog) -> None:
+    harness.extension("plugin", "pipe", GO + "commands:\n  go:\n    - [Say, ran]\n")
+    assert _warnings(harness, caplog) == []
+
+
+def test_an_authorizer_or_elevator_that_is_not_an_enabled_plugin_is_warned_of(
+    harness, caplog
+) -> None:
+    harness.robot_yaml += "DefaultAuthorizer: gruops\nDefaultElevator: groups\n"
+    _note_task(harness, "nightly", kind="job")
+    harness.extension(
+        "plugin", "pipe", GO + "commands:\n  go:\n    - [Say, ran]\n", conf="Elevator: nightly\n"
+    )
+    assert _warnings(harness, caplog) == [
+        "conf/robot.yaml: DefaultAuthorizer names 'gruops', but there is no such plugin: "
+        "commands that need authorization will be refused",
+        "conf/robot.yaml: DefaultElevator names 'groups', but that plugin is disabled "
+        "(Disabled: true in its configuration): commands that need elevation will be refused",
+        "conf/plugins/pipe.yaml: Elevator names 'nightly', but it is a job: "
+        "commands that need elevation will be refused",
+    ]
+
+
+def test_a_file_for_a_plugin_or_job_that_is_not_declared_is_warned_of(harness, caplog) -> None:
+    (harness.root / "conf" / "plugins" / "weather.yaml").write_text("Config: {City: Oslo}\n")
+    (harness.root / "conf" / "jobs" / "backup.yaml").write_text("Quiet: true\n")
+    (harness.root / "conf" / "plugins" / "builtin-totp.yaml").write_text("Config: {}\n")
+    assert _warnings(harness, caplog) == [
+        "conf/plugins/weather.yaml configures plugin 'weather', which is not declared: it has "
+        "no effect; declare it under ExternalPlugins in conf/robot.yaml, or remove the file",
+        "conf/jobs/backup.yaml configures job 'backup', which is not declared: it has no "
+        "effect; declare it under ExternalJobs in conf/robot.yaml, or remove the file",
+    ]

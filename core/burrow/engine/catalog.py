@@ -36,6 +36,7 @@ from burrow.engine.config import (
     finalize_job,
     finalize_plugin,
 )
+from burrow.engine.config.loader import ROBOT_FILE
 from burrow.engine.config_cache import ConfigCache, file_sha256, tree_digest
 from burrow.engine.matching import CommandMatcher, MessageMatcher, PluginRoutes
 from burrow.engine.policy import PluginPolicy
@@ -185,6 +186,8 @@ class Catalog:
     """Every task of the robot by name, plus the order plugins are matched in."""
 
     tasks: dict[str, TaskDef] = field(default_factory=dict)
+    # What is probably a mistake but disables nothing (`startup_warnings`), logged at start.
+    warnings: list[str] = field(default_factory=list)
 
     def plugins(self) -> list[TaskDef]:
         """Enabled plugins (built-ins first), in the order they are matched."""
@@ -270,7 +273,54 @@ async def build_catalog(
         if task.disabled:
             level = logging.DEBUG if _off(task) else logging.WARNING
             log.log(level, "%s %r is disabled: %s", task.kind, task.name, task.disabled)
+    catalog.warnings = startup_warnings(loaded, catalog)
+    for warning in catalog.warnings:
+        log.warning("%s", warning)
     return catalog
+
+
+def startup_warnings(loaded: LoadedRobot, catalog: Catalog) -> list[str]:
+    """Settings that name nothing usable: they disable nothing, but something will not work.
+
+    An authorizer or elevator (robot.yaml's `DefaultAuthorizer`/`DefaultElevator`, a plugin's
+    `Authorizer`/`Elevator`) that is not an enabled plugin, whose commands will then be
+    refused; a plugin or job file for a plugin or job that is not declared, which configures
+    nothing.
+    """
+    warnings = []
+    robot = loaded.config
+    settings = [
+        (f"{ROBOT_FILE}: DefaultAuthorizer", robot.default_authorizer, "authorization"),
+        (f"{ROBOT_FILE}: DefaultElevator", robot.default_elevator, "elevation"),
+    ]
+    for task in catalog.tasks.values():
+        if task.plugin is not None and not task.disabled:
+            file = f"conf/plugins/{task.name}.yaml"
+            settings.append((f"{file}: Authorizer", task.plugin.authorizer, "authorization"))
+            settings.append((f"{file}: Elevator", task.plugin.elevator, "elevation"))
+    for where, name, need in settings:
+        if not name:
+            continue
+        target = catalog.get(name)
+        if target is None or target.kind is not TaskKind.PLUGIN:
+            why = "there is no such plugin" if target is None else f"it is a {target.kind}"
+        elif target.disabled:
+            why = f"that plugin is disabled ({target.disabled})"
+        else:
+            continue
+        warnings.append(
+            f"{where} names {name!r}, but {why}: commands that need {need} will be refused"
+        )
+    for kind, files in ((TaskKind.PLUGIN, loaded.plugin_files), (TaskKind.JOB, loaded.job_files)):
+        section = "ExternalPlugins" if kind is TaskKind.PLUGIN else "ExternalJobs"
+        for name, raw in files.items():
+            found = catalog.get(name)
+            if found is None or found.kind is not kind:
+                warnings.append(
+                    f"{raw.file} configures {kind} {name!r}, which is not declared: it has no "
+                    f"effect; declare it under {section} in {ROBOT_FILE}, or remove the file"
+                )
+    return warnings
 
 
 def _finalize_task(loaded: LoadedRobot, task: TaskDef, default: str | None) -> None:
