@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import re
 
+from burrow.connectors import testing
+from burrow.constants import RetVal
+from burrow.engine.robot import Robot
 from support import run
 
 GO = "config: |\n  Commands:\n    - {Command: go, Regex: 'go(?: (.*))?'}\n"
@@ -524,3 +527,65 @@ def test_a_file_for_a_plugin_or_job_that_is_not_declared_is_warned_of(harness, c
         "conf/jobs/backup.yaml configures job 'backup', which is not declared: it has no "
         "effect; declare it under ExternalJobs in conf/robot.yaml, or remove the file",
     ]
+
+
+# -- upstream's names for Brain and JoinChannels (bot/conf.go, bot/bot_process.go) ------------------
+
+
+def test_brain_mem_is_the_memory_brain_and_extensions_still_see_mem(harness) -> None:
+    harness.robot_yaml += "Brain: mem\n"
+    harness.extension(
+        "plugin",
+        "which",
+        GO + "commands:\n  go:\n    - [Say, 'brain={bot[brain]}']\n"
+        "    - {call: [Remember, k, v], as: r}\n    - {call: [Recall, k], as: got}\n"
+        "    - [Say, 'recalled={got[string]}']\n",
+    )
+
+    async def main():
+        robot = await harness.start()
+        try:
+            return robot.brain.name, await harness.texts("bob", ";go", n=2)
+        finally:
+            await harness.stop()
+
+    provider, heard = run(main())
+    assert provider == "memory" and heard == ["brain=mem", "recalled=v"]
+    assert not (harness.root / "state" / "brain.sqlite3").exists()
+
+
+class JoiningConnector(testing.TestConnector):
+    """A test connector that joins channels, as a chat service's connector would."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.joined: list[str] = []
+
+    async def join_channel(self, channel: str) -> RetVal:
+        if channel == "nowhere":
+            return RetVal.FailedChannelJoin
+        self.joined.append(channel)
+        return RetVal.Ok
+
+
+def test_join_channels_then_default_channels_then_the_job_channel_are_joined(
+    harness, caplog
+) -> None:
+    harness.robot_yaml += "JoinChannels: [lobby, nowhere, general]\n"
+    harness.write()
+
+    async def main():
+        robot = Robot(harness.root, state_dir=harness.root / "state")
+        connector = JoiningConnector()
+        await robot.start({"test": connector}, primary="test")
+        try:
+            for _ in range(50):
+                if len(connector.joined) == 4:
+                    break
+                await asyncio.sleep(0.02)
+            return connector.joined
+        finally:
+            await robot.stop(grace=1)
+
+    assert run(main()) == ["lobby", "general", "random", "jobs"]
+    assert "could not join channel 'nowhere': FailedChannelJoin" in caplog.text

@@ -37,6 +37,7 @@ from burrow.connectors.base import (
 from burrow.constants import MessageFormat, RetVal
 from burrow.engine.builtins import builtin_tasks
 from burrow.engine.catalog import Catalog, DefaultConfigReader, TaskDef, TaskKind, build_catalog
+from burrow.engine.channels import channels_to_join, join_channels
 from burrow.engine.config import ConfigError, ConfigProblem, LoadedRobot, RobotConfig, load_robot
 from burrow.engine.config.loader import ROBOT_FILE
 from burrow.engine.config_cache import ConfigCache
@@ -79,6 +80,8 @@ ZYGOTE_ENV = "BURROW_ZYGOTE"  # "off" starts every child as a new interpreter in
 SPARE_START_WAIT = 10.0  # seconds `start` waits for the first spare children
 
 DEFAULT_NAME = "burrow"
+# Upstream's `Brain:` names that mean one of Burrow's providers (docs/configuration.md).
+BRAIN_NAMES = {"mem": "memory"}
 
 
 class Robot:
@@ -207,7 +210,8 @@ class Robot:
 
     async def _open_brain(self) -> None:
         c = self.config
-        brain = discover_brains().create(c.brain, c.brain_config, self.state_dir)
+        provider = BRAIN_NAMES.get(c.brain, c.brain)  # upstream's names, where they carry over
+        brain = discover_brains().create(provider, c.brain_config, self.state_dir)
         await brain.open()
         self.brain = brain
         self.datums = Datums(brain)
@@ -235,9 +239,13 @@ class Robot:
         if self.spares is not None and not await self.spares.wait_full(SPARE_START_WAIT):
             log.warning("spare children are not ready yet; the first commands start their own")
         self._runners.append(asyncio.get_running_loop().create_task(self._route_loop()))
+        joining = channels_to_join(self.config)  # JoinChannels, as upstream
         for connector in self.connectors.values():
             self._runners.append(
                 asyncio.get_running_loop().create_task(self._run_connector(connector))
+            )
+            self._runners.append(
+                asyncio.get_running_loop().create_task(join_channels(connector, joining))
             )
         self._scheduler = Scheduler(self, self.clock)
         self._scheduler.start()

@@ -631,6 +631,8 @@ class RobotConfig(_Model):
     user_roster: list[UserInfo] = []
     default_channels: list[str] = []
     default_job_channel: str = ""
+    # Asked of connectors that join channels at start, with the two above (engine/channels.py).
+    join_channels: list[str] = []
     ignore_users: list[str] = []
     ignore_unlisted_users: bool = False
     hear_self: bool = False
