@@ -69,3 +69,45 @@ def test_a_dead_zygote_is_replaced_for_the_next_child(test_binding, tmp_path: Pa
     first, second, old, new = run(go())
     assert first.ret_val == 0 and second.ret_val == 0, second.error
     assert new != old
+
+
+def test_a_fork_leaves_what_it_inherited_out_of_its_garbage_collections(
+    test_binding, tmp_path: Path
+) -> None:
+    # A collection that walked the zygote's objects would write to (copy) each page they lie
+    # on; frozen, they are never walked. A new interpreter has nothing to freeze.
+    async def go(spawner):  # type: ignore[no-untyped-def]
+        spec = ExecutionSpec(test_binding, "test_run", {"args": ["inherited"]}, tmp_path)
+        return await Execution(spec, spawner=spawner).run()
+
+    async def both():  # type: ignore[no-untyped-def]
+        zygote = Zygote(preload=["burrow_testbinding"])
+        try:
+            return await go(zygote.spawn), await go(None)
+        finally:
+            await zygote.close()
+
+    forked, fresh = run(both())
+    assert forked.result["frozen"] > 1000
+    assert fresh.result["frozen"] == 0
+
+
+def test_the_zygote_finds_a_binding_once_for_all_its_forks(monkeypatch) -> None:
+    from burrow.child import main as child_main
+    from burrow.runner import zygote_main
+
+    monkeypatch.setattr(child_main, "_located", {})
+    zygote_main._before_fork(
+        ["--binding", "test", "--distribution", "burrowbot-testbinding", "--user", "1:1"]
+    )
+    # A fork inherits what the zygote found: without reading any metadata (no sys.path here),
+    # it still loads its binding.
+    monkeypatch.setattr("sys.path", [])
+    found = child_main.discover("test", "burrowbot-testbinding")
+    assert list(found.bindings) == ["test"] and not found.errors
+    # A binding that is not installed is not remembered: it is looked for again each time.
+    zygote_main._before_fork(["--binding", "nope", "--distribution", "burrowbot-nope"])
+    assert list(child_main._located) == [("burrowbot-testbinding", "test")]
+    # Whatever the request holds, the zygote itself never fails on it.
+    for argv in (None, "x", ["--binding"], ["--binding", 3, "--distribution", "d"]):
+        zygote_main._before_fork(argv)

@@ -169,13 +169,33 @@ class _Discovered:
             self.bindings[binding.name] = binding
 
 
+# Entry points found by `locate`, by (distribution, binding name). The zygote fills it for the
+# child it is about to fork (`locate`), so that no fork reads the same metadata again.
+_located: dict[tuple[str, str], Any] = {}
+
+
+def locate(binding: str, distribution: str) -> Any:
+    """The entry point of `binding` in `distribution` (a FoundEntryPoint), or None.
+
+    Found once per process and remembered: the zygote's forks inherit what it found (the same
+    interpreter and sys.path, the same installed files as its preloaded modules). A binding
+    that is not installed is looked for again each time.
+    """
+    entry = _located.get((distribution, binding))
+    if entry is None:
+        from burrow.bindings.locate import find_entry_point
+
+        entry = find_entry_point(distribution, ENTRY_POINT_GROUP, binding)
+        if entry is not None:
+            _located[(distribution, binding)] = entry
+    return entry
+
+
 def discover(binding: str | None, distribution: str | None) -> _Discovered:
     """Load exactly the requested binding, or every installed one when none is named."""
     found = _Discovered()
     if binding is not None and distribution is not None:
-        from burrow.bindings.locate import find_entry_point
-
-        entry = find_entry_point(distribution, ENTRY_POINT_GROUP, binding)
+        entry = locate(binding, distribution)
         if entry is None:
             found.errors[binding] = (
                 f"binding {binding!r} is not installed in this environment "

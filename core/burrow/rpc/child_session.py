@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import os
 import queue
 import threading
@@ -80,9 +81,7 @@ class BlockingSession:
         # Urgent notifications ($/cancel) are handled by the thread that reads them, at once,
         # because the main thread may be busy in extension code and not reading the inbox.
         self._on_urgent = on_urgent
-        self._reader = threading.Thread(
-            target=self._read_loop, name="burrow-rpc-reader", daemon=True
-        )
+        self.reader_ident: int | None = None  # the reader thread's, once it runs
 
     def set_max_size(self, max_size: int) -> None:
         """Change the message-size limit; only between frames (the child does it at hello)."""
@@ -90,10 +89,16 @@ class BlockingSession:
         self._decoder = FrameDecoder(max_size)
 
     def start(self) -> None:
-        """Start reading the descriptor."""
-        self._reader.start()
+        """Start reading the descriptor.
+
+        The reader is a bare thread (`_thread`): `threading.Thread.start` would also wait for
+        it to be running, a round trip through the scheduler that every one-shot child pays at
+        its start. It never ends while the process lives, like a daemon thread.
+        """
+        _thread.start_new_thread(self._read_loop, ())
 
     def _read_loop(self) -> None:
+        self.reader_ident = threading.get_ident()
         try:
             while True:
                 with self._read_lock:

@@ -26,6 +26,7 @@ and exits with status 3.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import selectors
@@ -56,6 +57,10 @@ def _read_setup(fd: int) -> dict[str, Any]:
 
 def _child(fds: list[int], argv: list[str]) -> None:
     """In the fork: become the requested child, run it, and never return."""
+    # Every object inherited from the zygote goes to the collector's permanent generation: the
+    # child's collections then never walk them, which would write to (and so copy) each page
+    # of the zygote's heap they lie on.
+    gc.freeze()
     try:
         os.setsid()
         setup = _read_setup(fds[3])
@@ -121,6 +126,7 @@ def serve(control: socket.socket) -> None:
                 for fd in fds:
                     os.close(fd)
                 _unsafe(control, f"the zygote has {threads} threads", request.get("id"))
+            _before_fork(request.get("argv"))
             try:
                 pid = os.fork()
             except OSError as exc:
@@ -135,6 +141,27 @@ def serve(control: socket.socket) -> None:
                 os.close(fd)
             _answer(control, request["id"], pid)
         _reap(control)
+
+
+def _before_fork(argv: object) -> None:
+    """What every child of this binding would repeat, done once here and inherited: where its
+    binding's entry point is (burrow.child.main.locate; reading the metadata costs a child
+    most of a millisecond). Anything amiss is left for the child to find and report."""
+    from burrow.child.main import locate
+
+    if not isinstance(argv, list):
+        return
+    options = {
+        argv[i]: argv[i + 1]
+        for i in range(len(argv) - 1)
+        if argv[i] in ("--binding", "--distribution") and isinstance(argv[i + 1], str)
+    }
+    binding, distribution = options.get("--binding"), options.get("--distribution")
+    if binding is not None and distribution is not None:
+        try:
+            locate(binding, distribution)
+        except Exception:  # noqa: BLE001 - the child reports what is wrong itself
+            pass
 
 
 def _unsafe(control: socket.socket, why: str, request_id: object = None) -> None:

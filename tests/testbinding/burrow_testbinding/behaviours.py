@@ -36,6 +36,7 @@ big BYTES                answer a result of about BYTES bytes
 hang                     ignore SIGTERM and $/cancel and spin until SIGKILL
 garbage                  write an undecodable frame to the parent, then hang
 modules                  answer which start-up-heavy modules the child had imported
+inherited                answer how many objects the collector holds frozen (a zygote's)
 identity                 answer (and Say) the uids, gids and groups, and whether setuid(0) works
 open N                   open /dev/null N times; answer how many opened and why it stopped
 spawn N                  start N sleeping subprocesses; answer how many started and why not
@@ -189,6 +190,10 @@ def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
     elif command == "modules":
         heavy = ("pluggy", "importlib.metadata", "asyncio", "typing", "dataclasses")
         answer["modules"] = [m for m in heavy if m in _MODULES_AT_IMPORT]
+    elif command == "inherited":
+        import gc
+
+        answer["frozen"] = gc.get_freeze_count()
     elif command == "cwd":
         answer["cwd"] = os.getcwd()
     elif command == "identity":
