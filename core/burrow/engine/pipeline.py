@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from burrow.connectors.base import IncomingMessage, OutgoingMessage
 from burrow.constants import LogLevel, MessageFormat, TaskRetVal
@@ -127,6 +127,8 @@ class Pipeline:
         self.judged = False  # a job added with AddJob: its parent judged it already
         self.child: Pipeline | None = None  # such a job's pipeline, while it runs
         self._log_file = robot.pipeline_log_path(self.id)
+        self._log_handle: BinaryIO | None = None  # open while `run` runs the steps
+        self._keep_log_open = False
 
     # -- logging ---------------------------------------------------------------------------
 
@@ -141,13 +143,50 @@ class Pipeline:
         name = LogLevel(level).name if level in LogLevel._value2member_map_ else str(level)
         line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name.upper():5} [{self.id}] {text}\n"
         log.log(_PY_LEVELS.get(level, logging.INFO), "[%d] %s", self.id, text)
+        data = line.encode()
         if self._log_file is not None:
+            self._write_log(data)
+        return len(data)
+
+    def _write_log(self, data: bytes) -> None:
+        """Append one line to the log file, whole, before returning (no buffer: a reader such
+        as the failure alert's tail sees every line logged so far).
+
+        While `run` runs the pipeline's steps the file stays open, instead of an open and a
+        close per line; `run` closes it when the pipeline ends (`close_log`), and a line logged
+        at any other time opens it for itself alone. A write that fails (a full disk) closes
+        it and ends the file's logging, never the pipeline.
+        """
+        assert self._log_file is not None
+        try:
+            handle = self._log_handle
+            if handle is None:
+                handle = open(self._log_file, "ab", buffering=0)
+                if self._keep_log_open:
+                    self._log_handle = handle
             try:
-                with self._log_file.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
+                written = 0
+                while written < len(data):
+                    count = handle.write(data[written:])
+                    if not count:
+                        raise OSError(f"{self._log_file}: nothing written")
+                    written += count
+            finally:
+                if handle is not self._log_handle:
+                    handle.close()
+        except OSError:
+            self.close_log()
+            self._log_file = None  # a full disk must not fail the pipeline
+
+    def close_log(self) -> None:
+        """Close the log file if it is open; later lines open it for themselves alone."""
+        self._keep_log_open = False
+        handle, self._log_handle = self._log_handle, None
+        if handle is not None:
+            try:
+                handle.close()
             except OSError:
-                self._log_file = None  # a full disk must not fail the pipeline
-        return len(line.encode())
+                pass
 
     def record(self, event: events.Event | None, task: str = "") -> None:
         """Tell the message's connector what happened, if it records events (engine/events.py)."""
@@ -174,6 +213,7 @@ class Pipeline:
         ret: int = TaskRetVal.Normal
         failed: TaskRun | None = None
         try:
+            self._keep_log_open = True  # until `finally` below closes it
             primary = [self.starter]
             while primary:
                 step = primary.pop(0)
@@ -205,11 +245,14 @@ class Pipeline:
                 await self.say(self._job_finished(ret))
         finally:
             self.stage = Stage.DONE
-            await self.robot.pipeline_ended(self)
-            self.log(
-                LogLevel.Info,
-                f"pipeline ended: {_ret_name(ret)}",
-            )
+            try:
+                await self.robot.pipeline_ended(self)
+                self.log(
+                    LogLevel.Info,
+                    f"pipeline ended: {_ret_name(ret)}",
+                )
+            finally:
+                self.close_log()
         return int(ret)
 
     async def _start_job(self, task: TaskDef) -> None:
