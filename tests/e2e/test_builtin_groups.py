@@ -168,7 +168,7 @@ def test_groups_is_off_until_the_robot_enables_it(harness) -> None:
 
     heard, problems, disabled = run(main())
     assert heard[0].startswith("Sorry, 'memo/go' requires authorization, but its authorizer")
-    assert heard[1].startswith("Sorry, I don't know how to 'list groups'")
+    assert heard[1].startswith("I couldn't match `;list groups`")
     assert disabled and "groups" not in problems  # off by default is not a problem to report
 
 

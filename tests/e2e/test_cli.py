@@ -48,7 +48,7 @@ def test_run_answers_on_the_terminal_from_piped_input(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "#general: @alice PONG" in result.stdout
     assert "(dm:alice): PONG" in result.stdout
-    assert "(dm:bob): Sorry, I don't know how to 'ps'; try ';help'" in result.stdout
+    assert "(dm:bob): I couldn't match `;ps`." in result.stdout
 
 
 def test_run_on_embedded_defaults_needs_no_configuration(tmp_path: Path) -> None:

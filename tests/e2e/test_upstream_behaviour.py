@@ -17,6 +17,14 @@ from support import run
 GO = "config: |\n  Commands:\n    - {Command: go, Regex: 'go(?: (.*))?'}\n"
 
 
+def unknown(text: str, channel: str = "general") -> str:
+    """What upstream's fallback says to an addressed message that matched nothing here."""
+    return (
+        f"I couldn't match `;{text}` in channel `#{channel}`.\n"
+        "Try `;commands` or `;help <keyword>`."
+    )
+
+
 def test_an_admin_command_is_refused_in_the_channel_with_upstreams_text(harness) -> None:
     # bot/run_pipelines.go: r.Say("Sorry, '%s/%s' is only available to bot administrators")
     harness.extension(
@@ -62,7 +70,7 @@ def test_an_admin_only_plugin_is_unknown_to_other_users(harness) -> None:
         "plugin", "vault", GO + "commands:\n  go:\n    - [Say, ran]\n", conf="RequireAdmin: true\n"
     )
     assert _texts(harness, ("bob", ";go", "general"), ("alice", ";go", "general")) == [
-        "Sorry, I don't know how to 'go'; try ';help'",
+        unknown("go"),
         "ran",
     ]
 
@@ -96,7 +104,7 @@ def test_a_command_hidden_from_the_user_gets_no_wrong_channel_hint(harness) -> N
         ("alice", ";stop", "general"),
         ("bob", ";go", "general"),
     ) == [
-        "Sorry, I don't know how to 'stop'; try ';help'",
+        unknown("stop"),
         "Sorry, 'ops/stop' cannot be run in this channel",
         "Sorry, 'ops/go' cannot be run in this channel",
     ]
@@ -378,7 +386,7 @@ def test_a_value_that_does_not_fit_is_explained_in_a_thread(harness) -> None:
         finally:
             await harness.stop()
 
-    threaded, direct, unknown = run(main())
+    threaded, direct, unknown_text = run(main())
     assert (threaded.user, threaded.channel, threaded.threaded, threaded.text) == (
         "",
         "general",
@@ -390,13 +398,13 @@ def test_a_value_that_does_not_fit_is_explained_in_a_thread(harness) -> None:
         "",
         'Invalid value: "two" for: "page"; expected: an integer.',
     )
-    assert unknown.text == "Sorry, I don't know how to 'set logging to fine'; try ';help'"
+    assert unknown_text.text == unknown("set logging to fine")
 
 
 def test_a_near_miss_of_a_command_hidden_from_the_user_is_not_explained(harness) -> None:
     harness.extension("plugin", "logs", LOGLEVEL, conf="Users: [alice]\n")
     assert _texts(harness, ("bob", ";set loglevel to fine", "general")) == [
-        "Sorry, I don't know how to 'set loglevel to fine'; try ';help'"
+        unknown("set loglevel to fine")
     ]
 
 

@@ -225,18 +225,32 @@ def test_a_subscription_needs_a_thread_and_a_sender_who_may_use_the_plugin() -> 
 # --- addressed, unmatched ------------------------------------------------------------------------
 
 
-def test_an_unknown_command_is_answered_with_a_hint() -> None:
-    routing, _ = route(";frobnicate", plugin("ops", **DEPLOY))
-    assert routing == Routing(
-        Reason.UNKNOWN_COMMAND, (Answer("Sorry, I don't know how to 'frobnicate'; try ';help'"),)
-    )
+GUIDANCE = "Try `;commands` or `;help <keyword>`."
+
+
+def test_an_unknown_command_is_answered_in_a_thread_in_upstreams_words() -> None:
+    routing, _ = route(";frobnicate   now", plugin("ops", **DEPLOY))
+    text = f"I couldn't match `;frobnicate now` in channel `#general`.\n{GUIDANCE}"
+    assert routing == Routing(Reason.UNKNOWN_COMMAND, (Answer(text, say=True, thread=True),))
+
+
+def test_the_unknown_command_is_shown_as_the_sender_addressed_the_robot() -> None:
+    routing, _ = route("burrow, frobnicate", plugin("ops", **DEPLOY))
+    assert routing.actions[0].text.startswith("I couldn't match `burrow, frobnicate` in channel")
+    routing, _ = route("frobnicate", plugin("ops", **DEPLOY), channel="")
+    assert routing.actions == (Answer(f"I couldn't match `;frobnicate`.\n{GUIDANCE}", True),)
 
 
 def test_without_an_alias_the_hint_uses_the_name() -> None:
     settings = RoutingSettings(name="burrow", alias="")
     routing = decide(said("burrow, frobnicate"), index(settings=settings), READY)
     assert routing.actions == (
-        Answer("Sorry, I don't know how to 'frobnicate'; try 'burrow, help'"),
+        Answer(
+            "I couldn't match `burrow, frobnicate` in channel `#general`.\n"
+            "Try `burrow, commands` or `burrow, help <keyword>`.",
+            say=True,
+            thread=True,
+        ),
     )
 
 

@@ -117,7 +117,7 @@ async def _run_job(pipeline: Pipeline, run: TaskRun) -> int:
 
 _BUILTIN_USAGE = {
     "ping": ("ping - check that the robot is alive",),
-    "help": ("help [keyword] - what the robot can do",),
+    "help": ("help [keyword] - what the robot can do", "commands - the same, every command"),
     "admin": ("ps - list running pipelines (admins)", "kill <id> - stop a pipeline (admins)"),
     "jobs": ("run job <name> [args] - start a job",),
 }
@@ -150,7 +150,9 @@ def builtin_tasks() -> dict[str, TaskDef]:
     """The built-in plugins, by name: these, then the configurable ones (groups, TOTP)."""
     tasks = [
         _builtin("ping", _ping, [("ping", r"(?i:ping)")]),
-        _builtin("help", _help, [("help", r"(?i:help)(?:\s+(.+))?")]),
+        _builtin(
+            "help", _help, [("help", r"(?i:help)(?:\s+(.+))?"), ("commands", r"(?i:commands?)")]
+        ),
         _builtin("admin", _admin, [("ps", r"(?i:ps)"), ("kill", r"(?i:kill)\s+(\d+)")], admin=True),
         _builtin("jobs", _run_job, [("run", r"(?i:run\s+job)\s+([\w-]+)(?:\s+(.*))?")]),
         *builtin_plugin_tasks(),

@@ -69,6 +69,7 @@ __all__ = [
     "decide",
     "place_of",
     "prompt_key_of",
+    "unknown_command",
 ]
 
 LAST_MESSAGE_WINDOW = 77.0  # seconds a bare address may pick up the last message (upstream)
@@ -515,6 +516,28 @@ def _unmatched(
         task = index.tasks[catch_all]
         start = Start(task, "_catchall", (text,), "catchall")
         return Routing(Reason.CATCH_ALL, (start,), catch_all)
-    hint = f"{index.settings.alias}help" if index.settings.alias else f"{index.settings.name}, help"
-    answer = Answer(f"Sorry, I don't know how to '{text}'; try '{hint}'")
+    answer = Answer(
+        unknown_command(text, mode, index.settings, "" if message.direct else message.channel),
+        say=not message.hidden,  # a hidden message's answer stays the sender's
+        thread=not message.direct,
+    )
     return Routing(Reason.UNKNOWN_COMMAND, (answer,))
+
+
+def unknown_command(text: str, mode: AddressMode, settings: RoutingSettings, channel: str) -> str:
+    """What an addressed message that matched nothing is told, in upstream's words.
+
+    Upstream's fallback (bot/builtins.go, bot/help_metadata_api.go) says it in a thread:
+    "I couldn't match `;frob` in channel `#general`." and where to look, with the command
+    written the way the sender addressed the robot.
+    """
+    by_name = settings.name and (mode is AddressMode.NAME or not settings.alias)
+    prefix = f"{settings.name}, " if by_name else settings.alias
+    attempt = " ".join(text.split())
+    shown = f"`{attempt if attempt.startswith(prefix) else prefix + attempt}`"
+    where = f" in channel `#{channel}`" if channel else ""
+    help_prefix = settings.alias or f"{settings.name}, "
+    return (
+        f"I couldn't match {shown}{where}.\n"
+        f"Try `{help_prefix}commands` or `{help_prefix}help <keyword>`."
+    )
