@@ -156,7 +156,10 @@ class Robot:
         for error in self.registry.errors:
             log.error("binding %r failed to load: %s", error.entry_point, error.error)
         if self.environ.get(ZYGOTE_ENV, "on").lower() not in ("0", "off", "no", "false"):
-            self.zygote = Zygote(preload=_preload_modules(self.registry))
+            # With its children's limits, the zygote sets up what fits them once (JavaScript:
+            # V8 with the flags they need) and every fork inherits it.
+            limits = self.child_limits(False).to_hello()
+            self.zygote = Zygote(preload=_preload_modules(self.registry), limits=limits)
         await self._check_privsep()
         self.catalog = await build_catalog(
             self.loaded,

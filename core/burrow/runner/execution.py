@@ -136,7 +136,8 @@ class SpareSource(Protocol):
 
 
 class _SpareRefused(Exception):
-    """The spare's binding could not serve the request as prepared; run it in a new child."""
+    """A child forked with its binding's runtime set up beforehand (a spare, or by a zygote
+    that started it) cannot serve the request as set up: run it in a new interpreter."""
 
 
 def hello_params(
@@ -245,13 +246,19 @@ class Execution:
         """Run the execution to its end and report it; never raises for mechanism failures."""
         result = ExecutionResult(ret_val=TaskRetVal.MechanismFail)
         try:
-            try:
-                await self._run(result, self._take_spare())
-            except _SpareRefused as refused:
-                log.info("%s; running it in a new child", refused)
-                await self._retire()
-                result = ExecutionResult(ret_val=TaskRetVal.MechanismFail)
-                await self._run(result, None)
+            # A spare first; if it refuses, a child of the spawner (a zygote's fork); if that
+            # refuses too, a new interpreter, which sets everything up for the request itself
+            # and so never refuses: at most three tries.
+            spare, fresh = self._take_spare(), False
+            while True:
+                try:
+                    await self._run(result, spare, fresh)
+                    break
+                except _SpareRefused as refused:
+                    log.info("%s; running it in a new child", refused)
+                    await self._retire()
+                    result = ExecutionResult(ret_val=TaskRetVal.MechanismFail)
+                    spare, fresh = None, spare is None
         except RpcError as exc:
             result.ret_val, result.error = TaskRetVal.MechanismFail, exc
             await self._escalate()
@@ -281,7 +288,7 @@ class Execution:
         spare: Spare | None = take(self.spec)
         return spare
 
-    async def _run(self, result: ExecutionResult, spare: Spare | None) -> None:
+    async def _run(self, result: ExecutionResult, spare: Spare | None, fresh: bool = False) -> None:
         spec = self.spec
         env = child_environment(spec.env)
         if spare is not None:
@@ -292,7 +299,8 @@ class Execution:
             self._session = spare.adopt(self._serve, self._notified, self._on_stderr)
             result.hello = spare.hello
         else:
-            self._child = child = await (self._spawner or SpawnedChild.spawn)(
+            spawn = SpawnedChild.spawn if fresh else (self._spawner or SpawnedChild.spawn)
+            self._child = child = await spawn(
                 child_argv(spec),
                 env=env,
                 cwd=spec.workdir,
@@ -330,11 +338,14 @@ class Execution:
                 answer = await self._phase(future, spec.timeout, spec.method)
             except RpcError as exc:
                 self._check_setup(setup)
-                # A spare's binding may refuse a request its prepared runtime does not fit,
-                # before running anything: the request then goes to a new child.
+                # A binding may refuse a request that the runtime it set up before the request
+                # (in a spare, or in the zygote every fork inherits) does not fit, before
+                # running anything: the request then goes to a new interpreter.
                 refused = exc.code == ErrorCode.CHILD_START and not self._calls_served
-                if spare is not None and refused:
-                    raise _SpareRefused(f"a spare refused {spec.method}: {exc.message}") from None
+                forked = spare is not None or not (fresh or self._spawner is None)
+                if forked and refused:
+                    how = "a spare" if spare is not None else "a forked child"
+                    raise _SpareRefused(f"{how} refused {spec.method}: {exc.message}") from None
                 raise
             self._exec_msgid = None
             self._accept(answer, result)

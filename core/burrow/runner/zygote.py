@@ -26,7 +26,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -197,9 +197,17 @@ class _Server:
 class Zygote:
     """One pre-warmed fork server, started on first use and replaced whenever it dies."""
 
-    def __init__(self, python: str = sys.executable, preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        python: str = sys.executable,
+        preload: Sequence[str] = (),
+        limits: Mapping[str, int] | None = None,
+    ) -> None:
         self._python = python
         self._preload = list(preload)
+        # The `$/hello` limits of the children, for preload hooks that prepare for them (the
+        # JavaScript binding starts V8 with the flags they fit); None: the hooks get none.
+        self._limits = None if limits is None else dict(limits)
         self._server: _Server | None = None
         self._ids = itertools.count(1)
         self._starting: asyncio.Lock | None = None
@@ -237,6 +245,8 @@ class Zygote:
         argv = [self._python, "-I", "-m", "burrow.runner.zygote_main", str(theirs.fileno())]
         for module in self._preload:
             argv += ["--preload", module]
+        if self._limits is not None:
+            argv += ["--limits", json.dumps(self._limits)]
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,

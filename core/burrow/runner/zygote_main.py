@@ -17,8 +17,10 @@ and `$/hello`, as they reach a new interpreter, so both start modes apply them t
 
 It never starts a thread and never imports asyncio, so forking it is safe; a child starts in
 about a millisecond instead of the tens an interpreter start and imports cost. A preloaded
-module may define `zygote_preload()`, called once after its import (the JavaScript binding
-loads V8's library there); it must not start a thread either. The zygote checks that it is
+module may define `zygote_preload()`, called once after its import, or `zygote_preload(limits)`
+to receive the `$/hello` limits the robot gives its children (`--limits`, a JSON map; None
+without it): the JavaScript binding loads V8's library there, and with limits starts V8 with
+the flags those children fit. A hook must not start a thread either. The zygote checks that it is
 single-threaded (/proc/self/task) before it serves and before every fork; if it is not, it
 tells the robot (`{"unsafe": why}`), which starts children as new interpreters from then on,
 and exits with status 3.
@@ -199,12 +201,26 @@ def _reap(control: socket.socket) -> None:
         _send(control, {"exit": pid, "status": os.waitstatus_to_exitcode(status)})
 
 
+def _limits(argv: list[str]) -> dict[str, Any] | None:
+    """The `$/hello` limits the robot gives its children (`--limits JSON`), for the preload
+    hooks that prepare for them; None when not given or not a JSON map."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--limits":
+            try:
+                limits = json.loads(argv[i + 1])
+            except ValueError:
+                return None
+            return limits if isinstance(limits, dict) else None
+    return None
+
+
 def main(argv: list[str]) -> int:
     """Preload, then serve."""
     control = socket.socket(fileno=int(argv[0]))
     preload = [
         argv[i + 1] for i, arg in enumerate(argv) if arg == "--preload" and i + 1 < len(argv)
     ]
+    limits = _limits(argv)
     import burrow.bindings.locate
     import burrow.child.main  # noqa: F401
 
@@ -212,7 +228,9 @@ def main(argv: list[str]) -> int:
         try:
             hook = getattr(__import__(module, fromlist=["_"]), "zygote_preload", None)
             if callable(hook):
-                hook()
+                # zygote_preload(limits) if it takes an argument (None: not given), else ().
+                takes = getattr(getattr(hook, "__code__", None), "co_argcount", 0)
+                hook(limits) if takes else hook()
         except Exception as exc:  # noqa: BLE001 - a child will report the real error itself
             os.write(2, f"burrow zygote: cannot preload {module}: {exc}\n".encode())
         threads = thread_count()

@@ -158,14 +158,16 @@ def _site_of_package() -> str:
 _preloaded: tuple[str, ctypes.CDLL] | None = None
 
 
-def preload() -> None:
-    """Check the installation and load the native library now, without starting V8.
+def preload(flags: list[str] | None = None) -> bool:
+    """Check the installation and load the native library now; with `flags`, start V8 too.
 
     Called in the zygote, so that its forks find the library loaded (its pages shared, its
     relocations done) instead of spending tens of milliseconds on that each. Loading starts no
-    thread (V8's initialisation would not either, with --single-threaded, but it fixes the
-    process's V8 flags for good, and those depend on each child's limits: it stays in the
-    child). A broken installation is left for the child to report.
+    thread. Starting V8 (`start`: process-wide state, no isolate) starts none either with
+    --single-threaded, and saves each fork about 8 ms of CPU, but it fixes the process's V8
+    flags for good: the zygote does it only when it knows the flags its children will need
+    (burrow_js.runtime.zygote_preload). A broken installation is left for the child to report:
+    False.
     """
     global _preloaded
     if _preloaded is None:
@@ -173,7 +175,38 @@ def preload() -> None:
             folder = check_installation()
             _preloaded = (folder, load_library(folder))
         except (BridgeError, OSError):
-            return
+            return False
+    if flags is not None:
+        start(_preloaded[0], flags)
+    return True
+
+
+# The flags V8 was started with in this process: V8's flags are process-wide, set once.
+_started: list[str] | None = None
+
+
+def start(folder: str, flags: list[str]) -> None:
+    """Start V8 in this process with `flags`, unless it already runs with exactly those.
+
+    Raises BridgeError if it was started with other flags (say, by the zygote this process
+    was forked from): those can no longer change.
+    """
+    global _started
+    if _started is not None:
+        if flags != _started:
+            raise BridgeError(
+                f"V8 was started with {' '.join(_started)} in this process, not {' '.join(flags)}"
+            )
+        return
+    load_library(folder).mr_init_v8(
+        " ".join(flags).encode(), os.path.join(folder, _ICU_DATA).encode()
+    )
+    _started = list(flags)
+
+
+def started_flags() -> list[str] | None:
+    """The flags V8 runs with in this process, or None before it starts."""
+    return None if _started is None else list(_started)
 
 
 def check_installation() -> str:
@@ -300,7 +333,7 @@ class Isolate:
 
     def __init__(self, folder: str, flags: list[str], heap_limit: int) -> None:
         self._dll = dll = load_library(folder)
-        dll.mr_init_v8(" ".join(flags).encode(), os.path.join(folder, _ICU_DATA).encode())
+        start(folder, flags)
         self._results: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
         # Kept referenced for the life of the process: V8 calls it until the process exits.
         self._callback = _CALLBACK(self._on_callback)

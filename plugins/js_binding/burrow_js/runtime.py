@@ -10,7 +10,9 @@ A spare child starts V8 in `prepare`, before any request: isolate, context and b
 flags fitted to its data limit. The request then only sets its heap limit and its handler;
 a request whose V8 flags would differ (a `js_heap_limit` that needs V8 interpreted where the
 spare has the JIT, or the reverse) is refused with `child_start` before anything runs, and the
-robot runs it in a new child. The zygote loads the native library (`zygote_preload`).
+robot runs it in a new interpreter. The zygote loads the native library and, when the robot
+tells it the limits its children get, starts V8 with the flags they fit (`zygote_preload`):
+every fork inherits it, and a request those flags do not serve is refused the same way.
 """
 
 from __future__ import annotations
@@ -53,9 +55,31 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _LOG_ERROR = 5  # LogLevel.Error
 
 
-def zygote_preload() -> None:
-    """In the zygote, after import: load mini-racer's native library (no V8, no thread)."""
-    _v8.preload()
+def zygote_preload(limits: dict[str, Any] | None = None) -> None:
+    """In the zygote, after import: load mini-racer's native library, and with the `$/hello`
+    `limits` the robot gives its children, start V8 (no isolate, no thread) with the flags a
+    spare child would take under them, so that no fork starts V8 again (about 8 ms of CPU
+    each). Without limits V8 waits for each child, which knows its own."""
+    global _zygote_plan
+    plan = None if limits is None else _Plan.for_spare(_expected_data_limit(limits))
+    try:
+        if _v8.preload(None if plan is None else plan.flags()):
+            _zygote_plan = plan
+    except (_v8.BridgeError, OSError):
+        return  # each child starts V8 itself, and reports what is wrong
+
+
+def _expected_data_limit(limits: dict[str, Any]) -> int:
+    """The data limit `_limit_data` will find in a child given these `$/hello` limits: the
+    memory limit as burrow.child.main.apply_limits sets it (never above the hard limit), else
+    the one the child inherits, else the default."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    value = limits.get("memory_bytes")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value if hard == resource.RLIM_INFINITY else min(value, hard)
+    if soft != resource.RLIM_INFINITY:
+        return soft
+    return DEFAULT_DATA_LIMIT if hard == resource.RLIM_INFINITY else min(DEFAULT_DATA_LIMIT, hard)
 
 
 class _Plan:
@@ -102,12 +126,29 @@ class _Plan:
 
 # V8 started by `prepare` in a spare child, taken by the one execution that follows.
 _prepared: tuple[_Plan, _v8.Isolate] | None = None
+# How the zygote started V8 (`zygote_preload`), for every process it forks; None: not started.
+_zygote_plan: _Plan | None = None
+
+
+def _started_plan(plan: _Plan) -> _Plan:
+    """The plan V8 runs with for `plan`: the zygote's if it started V8 and serves `plan`."""
+    started = _zygote_plan
+    if started is None:
+        return plan
+    if not started.serves(plan):
+        # V8's flags are set once per process: this child cannot give the request its own.
+        # Nothing has run; the robot runs the request in a new interpreter.
+        raise RpcError(
+            ErrorCode.CHILD_START,
+            f"V8 was started {started} in the zygote, before this request, which needs {plan}",
+        )
+    return started
 
 
 def prepare(hello: dict[str, Any]) -> None:
     """Start V8 (isolate, context, bridge) before the request; its limits are already set."""
     global _prepared
-    plan = _Plan.for_spare(_limit_data())
+    plan = _started_plan(_Plan.for_spare(_limit_data()))
     isolate = _v8.Isolate(_v8.check_installation(), plan.flags(), plan.heap_limit)
     isolate.install_bridge(None)  # the request's handler comes with it
     # One call through the bridge (refused: no handler yet) sets up its first-call costs (the
@@ -250,7 +291,8 @@ class _Extension:
                 )
             isolate.set_heap_limit(plan.heap_limit)
             return isolate
-        isolate = _v8.Isolate(folder, plan.flags(), plan.heap_limit)
+        started = _started_plan(plan)
+        isolate = _v8.Isolate(folder, started.flags(), plan.heap_limit)
         isolate.install_bridge(None)
         return isolate
 
