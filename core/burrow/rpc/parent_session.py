@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from burrow.rpc.codec import (
@@ -26,8 +27,42 @@ NotificationHandler = Callable[[Notification], None]
 AsyncRequestHandler = Callable[[Request], Awaitable[Any]]
 
 
+class _Rest:
+    """Awaits the rest of a coroutine that was started outside any task and is waiting on
+    `waiting` (what it yielded): in a task, it goes on exactly as if the task had started it."""
+
+    __slots__ = ("_coro", "_waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
+        self._coro = coro
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        coro, waiting = self._coro, self._waiting
+        while True:
+            try:
+                yield waiting  # the task waits on it, as it would for the coroutine itself
+            except BaseException as exc:  # noqa: BLE001 - thrown into the task: pass it on
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    waiting = coro.send(None)
+                except StopIteration as done:
+                    return done.value
+
+
 class AsyncSession:
-    """The parent's session: fed bytes by a transport, futures for its own requests."""
+    """The parent's session: fed bytes by a transport, futures for its own requests.
+
+    Requests from the child are served one at a time, in arrival order. Each is started at
+    once, in the call that fed it: most robot calls are answered without waiting for anything,
+    and then go back to the child without a turn of the event loop in between. One that has to
+    wait (a reply from a user, a brain write) goes on in a task, and the requests that arrive
+    meanwhile wait their turn behind it.
+    """
 
     def __init__(
         self,
@@ -44,8 +79,9 @@ class AsyncSession:
         self._decoder = FrameDecoder(max_size)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = MsgidAllocator()
-        self._requests: asyncio.Queue[Request] = asyncio.Queue()
-        self._server = asyncio.get_running_loop().create_task(self._serve())
+        self._requests: collections.deque[Request] = collections.deque()  # behind the served one
+        self._serving = False  # a request is being served
+        self._server: asyncio.Task[None] | None = None  # serving one that had to wait
         self.closed: BaseException | None = None
 
     def feed(self, data: bytes) -> None:
@@ -78,25 +114,52 @@ class AsyncSession:
             else:
                 future.set_result(message.result)
         elif isinstance(message, Request):
-            self._requests.put_nowait(message)
+            if self._serving:
+                self._requests.append(message)
+            else:
+                self._start(message)
         else:
             self._on_notification(message)
 
-    async def _serve(self) -> None:
-        # One request at a time, in arrival order: robot calls from one child are serialized.
-        while True:
-            request = await self._requests.get()
+    def _start(self, request: Request) -> None:
+        """Serve `request` now, as far as it goes without waiting; if it must wait, go on in
+        a task, which then serves the requests queued behind it."""
+        self._serving = True
+        answering = self._answer(request)
+        try:
+            waiting = answering.send(None)
+        except StopIteration as done:
+            self._serving = False
+            self._respond(done.value)
+            return
+        except BaseException:
+            self._serving = False
+            raise
+        self._server = asyncio.get_running_loop().create_task(self._go_on(answering, waiting))
+
+    async def _go_on(self, answering: Coroutine[Any, Any, Response], waiting: Any) -> None:
+        try:
+            self._respond(await _Rest(answering, waiting))
+            while self._requests and self.closed is None:
+                self._respond(await self._answer(self._requests.popleft()))
+        finally:
+            self._serving = False
+            self._server = None
+
+    async def _answer(self, request: Request) -> Response:
+        try:
+            return Response(request.msgid, None, await self._on_request(request))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure becomes an error response
+            return error_response(request.msgid, exc)
+
+    def _respond(self, response: Response) -> None:
+        if self.closed is None:
             try:
-                response = Response(request.msgid, None, await self._on_request(request))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - any failure becomes an error response
-                response = error_response(request.msgid, exc)
-            if self.closed is None:
-                try:
-                    self.send(response)
-                except ProtocolError as exc:  # e.g. a result over the size limit
-                    self.send(error_response(request.msgid, exc))
+                self.send(response)
+            except ProtocolError as exc:  # e.g. a result over the size limit
+                self.send(error_response(response.msgid, exc))
 
     def send(self, message: Message) -> None:
         """Write one whole message; an oversized one raises ProtocolError before writing."""
@@ -134,4 +197,6 @@ class AsyncSession:
             if not future.done():
                 future.set_exception(reason)
         self._pending.clear()
-        self._server.cancel()
+        self._requests.clear()
+        if self._server is not None:
+            self._server.cancel()
