@@ -188,3 +188,32 @@ def test_a_misconfigured_group_is_reported_with_file_line_and_key(harness) -> No
     assert problems["groups"].startswith(
         "conf/plugins/groups.yaml:5: Config.Groups.Helpdesk.Member: unknown key"
     )
+
+
+def test_the_groups_plugin_checks_admin_where_upstream_does_with_its_events(harness) -> None:
+    # TestGroupAuth's events: groups asks CheckAdmin after finding the group, for any command.
+    _robot(harness)
+
+    async def main():
+        await harness.start()
+        try:
+            said = []
+            for user, text in (
+                ("alice", ";list groups"),
+                ("alice", ";show the foo group"),
+                ("carol", ";show the Helpdesk group"),
+                ("david", ";go"),
+            ):
+                harness.connector.drain_events()
+                await harness.texts(user, text)
+                said.append([r.event.value for r in harness.connector.drain_events()])
+            return said
+        finally:
+            await harness.stop()
+
+    assert run(main()) == [
+        ["CommandTaskRan", "GoPluginRan", "AdminCheckPassed"],
+        ["CommandTaskRan", "GoPluginRan"],  # an unknown group: answered before the check
+        ["CommandTaskRan", "GoPluginRan", "AdminCheckFailed"],
+        ["GoPluginRan", "AdminCheckFailed", "AuthRanFail"],
+    ]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from burrow.connectors.base import OutgoingMessage
 from burrow.constants import RetVal
+from burrow.engine import events
 from burrow.engine.prompts import judge_reply, prompt_key, reply_pattern
 
 if TYPE_CHECKING:
@@ -23,9 +24,17 @@ PROMPT_TRIES = 3  # as the Robot API: another prompt taking the answer first mea
 
 
 def check_admin(pipeline: Pipeline) -> bool:
-    """`CheckAdmin` for the pipeline's user; a pipeline that acts for nobody is the robot's."""
+    """`CheckAdmin` for the pipeline's user; a pipeline that acts for nobody is the robot's.
+
+    As upstream's Robot.CheckAdmin (bot/robot.go), a check for a user records its event
+    (`AdminCheckPassed`/`AdminCheckFailed`, engine/events.py).
+    """
     user = pipeline.message.user
-    return pipeline.robot.is_admin(user) if user else True
+    if not user:
+        return True
+    admin = pipeline.robot.is_admin(user)
+    pipeline.record(events.admin_check(True, admin))
+    return admin
 
 
 async def prompt_for_reply(

@@ -137,15 +137,16 @@ async def groups(pipeline: Pipeline, run: TaskRun) -> int:
             "set AuthRequire in its configuration",
         )
         return TaskRetVal.ConfigurationError
+    admin = check_admin(pipeline)  # where upstream asks, whatever the command (its event too)
     if command == "help":
         await pipeline.say(_HELP)
         return TaskRetVal.Normal
     if command == "list":
-        return await _list(pipeline, config)
+        return await _list(pipeline, config, admin)
     if command in ("show", "_authorize"):
         return await _read_only(pipeline, run, command, group, spec)
     if command in ("add", "remove", "empty"):
-        return await _change(pipeline, run, command, group, spec, args)
+        return await _change(pipeline, run, command, group, spec, args, admin)
     pipeline.log(LogLevel.Error, f"groups: unknown command {command!r}")
     return TaskRetVal.Fail
 
@@ -174,8 +175,7 @@ async def _user_groups(
     return TaskRetVal.Success
 
 
-async def _list(pipeline: Pipeline, config: GroupsConfig) -> int:
-    admin = check_admin(pipeline)
+async def _list(pipeline: Pipeline, config: GroupsConfig, admin: bool) -> int:
     user = pipeline.message.user
     mine = [n for n, s in config.groups.items() if admin or user in s.administrators]
     if not mine:
@@ -217,10 +217,16 @@ async def _read_only(
 
 
 async def _change(
-    pipeline: Pipeline, run: TaskRun, command: str, group: str, spec: GroupSpec, args: list[str]
+    pipeline: Pipeline,
+    run: TaskRun,
+    command: str,
+    group: str,
+    spec: GroupSpec,
+    args: list[str],
+    admin: bool,
 ) -> int:
     user = pipeline.message.user
-    if not (check_admin(pipeline) or user in spec.administrators):
+    if not (admin or user in spec.administrators):
         if not spec.administrators:
             pipeline.log(LogLevel.Error, f"groups: no administrators configured for {group!r}")
         await pipeline.say("Sorry, only a group administrator can do that")
