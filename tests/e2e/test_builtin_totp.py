@@ -266,3 +266,22 @@ def test_a_secret_that_is_not_base32_disables_the_elevator_with_its_place(harnes
     )
     assert "not a secret" not in problems["builtin-totp"]  # a secret is never repeated
     assert heard[0].startswith("Sorry, 'vault/open' requires elevation, but its elevator")
+
+
+def test_elevate_in_a_pipeline_that_acts_for_nobody_is_refused_at_once(harness) -> None:
+    _robot(harness)
+    harness.extension(
+        "job",
+        "boot",
+        "commands:\n  '*':\n    - {call: [Elevate, true], as: e}\n    - [Say, 'boot elevated={e[bool]}']\n",
+        conf="Quiet: true\nChannel: ops\n",
+    )
+    harness.robot_yaml += "ScheduledJobs: [{Name: boot, Schedule: '@init'}]\n"
+
+    started = time.monotonic()
+    heard = harness.play(lambda h: h.replies(2))
+    assert [(m.channel, m.text) for m in heard] == [
+        ("ops", "Sorry, this command requires elevation"),
+        ("ops", "boot elevated=False"),
+    ]
+    assert time.monotonic() - started < 10  # no prompt waited for

@@ -204,6 +204,9 @@ async def totp(pipeline: Pipeline, run: TaskRun) -> int:
     """The plugin's handler: the `check` command and the `_elevate` callback."""
     config = TotpConfig.model_validate(run.task.config or {})
     if run.command == "_elevate":
+        if not pipeline.message.user:  # a schedule or @init: nobody to ask for a code
+            pipeline.log(LogLevel.Warn, f"{NAME}: elevation asked with no user; refused")
+            return TaskRetVal.Fail
         immediate = bool(run.args) and run.args[0] in ("true", "True", "t", "T", "Yes", "yes", "Y")
         return await _elevate(pipeline, config, immediate)
     if run.command == "check":
