@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 import time
@@ -21,41 +22,70 @@ HEADER = 'package main\n\nimport "github.com/lnxjedi/gopherbot/robot"\n\n'
 CONFIGURE = "var cfg = []byte(`{}`)\n\nfunc Configure() *[]byte { return &cfg }\n\n"
 
 
-def disabled_reason(harness: GoHarness, name: str) -> str:
+def start_up_warning(harness: GoHarness, name: str, caplog: pytest.LogCaptureFixture) -> str:
+    """What the robot logged at start about `name`'s configuration, which it cannot read.
+
+    As upstream, an extension whose configuration cannot be read is not disabled: the robot
+    warns at start, and each run of it reports the same error.
+    """
+    caplog.set_level(logging.WARNING, logger="burrow")
+
     async def look(h: GoHarness) -> str:
         assert h.robot is not None
-        return h.robot.catalog.tasks[name].disabled
+        assert h.robot.catalog.tasks[name].disabled == ""
+        return "\n".join(r.getMessage() for r in caplog.records if f"'{name}'" in r.getMessage())
 
     return harness.play(look)
 
 
-def test_a_wrong_handler_signature_is_reported_at_its_declaration(harness: GoHarness) -> None:
+def test_a_wrong_handler_signature_is_reported_at_its_declaration(
+    harness: GoHarness, caplog: pytest.LogCaptureFixture
+) -> None:
     path = harness.go(
         "plugin",
         "wrong",
         HEADER + CONFIGURE + "func PluginHandler(r robot.Robot) robot.TaskRetVal {\n"
         "\treturn robot.Normal\n}\n",
     )
-    reason = disabled_reason(harness, "wrong")
+    reason = start_up_warning(harness, "wrong", caplog)
     assert f"{path.name}:9: PluginHandler has the wrong signature" in reason
     assert "func PluginHandler(r robot.Robot, command string, args ...string)" in reason
 
 
-def test_a_missing_handler_is_reported(harness: GoHarness) -> None:
+def test_a_missing_handler_is_reported(
+    harness: GoHarness, caplog: pytest.LogCaptureFixture
+) -> None:
     path = harness.go("job", "nojob", HEADER + CONFIGURE + "var _ robot.RetVal\n")
-    reason = disabled_reason(harness, "nojob")
-    assert f"{path.name}:1: a Go job must define func JobHandler(" in reason
+    harness.robot_yaml += "ScheduledJobs: [{Name: nojob, Schedule: '@init'}]\n"
+    caplog.set_level(logging.WARNING, logger="burrow")
+
+    async def look(h: GoHarness) -> str:
+        await asyncio.sleep(3)  # the @init job runs and fails
+        return "\n".join(r.getMessage() for r in caplog.records)
+
+    logged = harness.play(look)
+    assert f"{path.name}:1: a Go job must define func JobHandler(" in logged
 
 
-def test_a_compile_error_names_file_and_line(harness: GoHarness) -> None:
+def test_a_compile_error_names_file_and_line_at_start_and_to_the_user(
+    harness: GoHarness, caplog: pytest.LogCaptureFixture
+) -> None:
     path = harness.go(
         "plugin",
         "broken",
         HEADER + CONFIGURE + "func PluginHandler(r robot.Robot, command string, args ...string)"
         " robot.TaskRetVal {\n\treturn undefinedThing\n}\n",
     )
-    reason = disabled_reason(harness, "broken")
+    (harness.root / "conf" / "plugins" / "broken.yaml").write_text(
+        "Commands: [{Command: go, Regex: 'broken go'}]\n"
+    )
+    reason = start_up_warning(harness, "broken", caplog)
     assert f"{path.name}:10:9: undefined: undefinedThing" in reason
+    told = harness.play(lambda h: h.texts("alice", ";broken go"))
+    assert told == [
+        "Sorry, 'broken' failed with MechanismFail: extension_error: "
+        f"{path.name}:10:9: undefined: undefinedThing"
+    ], told
 
 
 def test_two_concurrent_first_builds_build_once(tmp_path: Path) -> None:
