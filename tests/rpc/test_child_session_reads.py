@@ -139,3 +139,28 @@ def test_the_end_of_the_stream_reaches_a_caller_that_reads_it_itself(monkeypatch
         with pytest.raises(ConnectionClosed, match="the parent closed the stream"):
             child.next_message()
     os.close(to_parent_r)
+
+
+def test_a_caller_polls_briefly_for_its_answer_then_sleeps_until_it_comes(monkeypatch) -> None:
+    monkeypatch.setattr(child_session, "PARK_SECONDS", 30.0)
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    child = BlockingSession(to_child_r, to_parent_w)
+    child.start()
+    os.write(to_child_w, encode(Response(0, None, "first")))  # through the reader, which sleeps
+    assert child.request("a", [], serve=lambda r: None) == "first"
+
+    def answer_late() -> None:
+        time.sleep(0.3)
+        os.write(to_child_w, encode(Response(1, None, "late")))
+
+    threading.Thread(target=answer_late, daemon=True).start()
+    cpu, wall = time.thread_time(), time.monotonic()
+    assert child.request("b", [], serve=lambda r: None) == "late"
+    waited, spent = time.monotonic() - wall, time.thread_time() - cpu
+    # This thread read the answer itself: it polled for at most SPIN_SECONDS, then slept in
+    # read for the rest of the 0.3 s, using almost no CPU while it waited.
+    assert waited >= 0.25
+    assert spent < 0.05, f"{spent:.3f} s of CPU spent waiting {waited:.3f} s"
+    os.close(to_child_w)
+    os.close(to_parent_r)

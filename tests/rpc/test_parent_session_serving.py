@@ -4,7 +4,10 @@ when it must, always one at a time and in arrival order."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
+
+import pytest
 
 from burrow.rpc.codec import FrameDecoder, Request, Response, encode
 from burrow.rpc.errors import ErrorCode, RpcError
@@ -89,3 +92,32 @@ def test_a_handler_still_waiting_when_the_session_closes_is_cancelled() -> None:
 
     assert run(main()) == []  # nothing is written to a closed session
     assert seen == ["cancelled"]  # the second request was dropped, never started
+
+
+def test_an_answer_that_cannot_be_written_is_dropped_and_the_session_reads_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The robot closes a child's stdin when it stops it or once it has answered; a robot call
+    # that arrives then cannot be answered, and what the child sends after it still counts.
+    stdin_open = True
+
+    def write(data: bytes) -> None:
+        if not stdin_open:
+            raise RpcError(ErrorCode.CHILD_EXIT, "the child's stdin is closed")
+
+    async def handler(request: Request) -> Any:
+        return {"ret_val": 0}
+
+    async def main() -> tuple[Any, BaseException | None]:
+        nonlocal stdin_open
+        session = AsyncSession(write, on_request=handler, on_notification=print)
+        msgid, future = session.start_request("lua_run", [{}])
+        stdin_open = False
+        session.feed(encode(Request(7, "robot_call", [])) + encode(Response(msgid, None, "done")))
+        return await asyncio.wait_for(future, 5), session.closed
+
+    with caplog.at_level(logging.DEBUG, logger="burrow"):
+        result, closed = run(main())
+    assert result == "done" and closed is None
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "answer 7 not sent: the child's stdin is closed" in caplog.text

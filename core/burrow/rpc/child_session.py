@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import os
 import queue
+import select
 import threading
 import time
 
@@ -46,6 +47,12 @@ def write_all(fd: int, data: bytes) -> None:
 # That thread then reads its next answers itself (one thread hand-off less per robot call); a
 # `$/cancel` that arrives meanwhile while the extension computes waits at most this long.
 PARK_SECONDS = 0.02
+# How long a thread that reads its own answer polls the stream before it sleeps in read. The
+# robot answers most calls within it, and a thread that never slept is running when the answer
+# comes: on the 2-CPU machines measured, waking a thread on an idle CPU takes about 20 µs, and
+# one robot call from JavaScript went from about 120 to 85 µs. It costs at most this much CPU
+# per answer waited for, and only while the reader thread has stepped aside (robot calls).
+SPIN_SECONDS = 100e-6
 
 
 class BlockingSession:
@@ -57,7 +64,7 @@ class BlockingSession:
     execution while extension code runs. A thread waiting for a message takes the lock itself
     when it is free and reads its own answer: this is what a robot call does after the reader
     thread has handed it one answer and stepped aside for `PARK_SECONDS` (`_read_loop`), which
-    saves waking a second thread for every call.
+    saves waking a second thread for every call; it polls for `SPIN_SECONDS` before it sleeps.
     """
 
     def __init__(
@@ -74,6 +81,8 @@ class BlockingSession:
         self._decoder = FrameDecoder(max_size)
         self._inbox: queue.SimpleQueue[Message | BaseException] = queue.SimpleQueue()
         self._read_lock = threading.Lock()
+        self._poller = select.poll()
+        self._poller.register(rfd, select.POLLIN)
         self._ended = False  # the stream ended or broke; the inbox holds why
         self._write_lock = threading.Lock()
         self._pending: dict[int, None] = {}
@@ -140,6 +149,13 @@ class BlockingSession:
             self._end(ProtocolError(f"reading the stream failed: {describe_exception(exc)}"))
         return answered
 
+    def _spin(self) -> None:
+        """Poll the stream until it has something to read, for at most SPIN_SECONDS."""
+        poll = self._poller.poll
+        deadline = time.perf_counter() + SPIN_SECONDS
+        while not poll(0) and time.perf_counter() < deadline:
+            pass
+
     def _end(self, reason: BaseException) -> None:
         self._ended = True
         self._inbox.put(reason)
@@ -152,6 +168,7 @@ class BlockingSession:
             # read before is in the inbox already, since the lock was let go only after.
             try:
                 if inbox.empty() and not self._ended:
+                    self._spin()
                     self._read_once()
             finally:
                 self._read_lock.release()

@@ -155,11 +155,17 @@ class AsyncSession:
             return error_response(request.msgid, exc)
 
     def _respond(self, response: Response) -> None:
-        if self.closed is None:
+        if self.closed is not None:
+            return
+        try:
             try:
                 self.send(response)
             except ProtocolError as exc:  # e.g. a result over the size limit
                 self.send(error_response(response.msgid, exc))
+        except RpcError as exc:
+            # The child's stdin is closed (it is being stopped, or has answered): the answer
+            # cannot reach it, and what it still sends is read as before.
+            log.debug("answer %d not sent: %s", response.msgid, exc.message)
 
     def send(self, message: Message) -> None:
         """Write one whole message; an oversized one raises ProtocolError before writing."""
