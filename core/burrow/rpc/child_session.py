@@ -51,7 +51,8 @@ PARK_SECONDS = 0.02
 # robot answers most calls within it, and a thread that never slept is running when the answer
 # comes: on the 2-CPU machines measured, waking a thread on an idle CPU takes about 20 µs, and
 # one robot call from JavaScript went from about 120 to 85 µs. It costs at most this much CPU
-# per answer waited for, and only while the reader thread has stepped aside (robot calls).
+# per answer waited for, and only for the answers to its own requests (robot calls) while the
+# reader thread has stepped aside.
 SPIN_SECONDS = 100e-6
 
 
@@ -160,15 +161,21 @@ class BlockingSession:
         self._ended = True
         self._inbox.put(reason)
 
-    def next_message(self) -> Message:
-        """Block for the next message; raise ConnectionClosed or ProtocolError at the end."""
+    def next_message(self, spin: bool = False) -> Message:
+        """Block for the next message; raise ConnectionClosed or ProtocolError at the end.
+
+        `spin`: the caller waits for the answer to its own request (a robot call), which
+        usually comes at once: poll for it for SPIN_SECONDS before sleeping, if this thread
+        reads the stream itself.
+        """
         inbox = self._inbox
         while inbox.empty() and self._read_lock.acquire(blocking=False):
             # The stream is free (the reader thread stepped aside): read it here. What anyone
             # read before is in the inbox already, since the lock was let go only after.
             try:
                 if inbox.empty() and not self._ended:
-                    self._spin()
+                    if spin:
+                        self._spin()
                     self._read_once()
             finally:
                 self._read_lock.release()
@@ -201,7 +208,7 @@ class BlockingSession:
         try:
             self.send(Request(msgid, method, params))
             while True:
-                message = self.next_message()
+                message = self.next_message(spin=True)
                 if isinstance(message, Response):
                     if message.msgid != msgid:
                         raise ProtocolError(f"response to unknown msgid {message.msgid}")
