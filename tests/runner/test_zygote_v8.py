@@ -113,3 +113,28 @@ def test_v8_starts_once_per_process_and_other_flags_are_refused_after() -> None:
         "V8 was started with --single-threaded in this process, not --single-threaded --jitless",
         "['--single-threaded']",
     ]
+
+
+LAZY_PROBE = """
+import os
+from burrow_js import _v8, runtime
+runtime.zygote_preload({"memory_bytes": 1 << 30})
+print(_v8.started_flags())
+runtime.zygote_prefork("lua")  # a Lua child: nothing to set up
+print(_v8.started_flags())
+runtime.zygote_prefork("js")  # the first JavaScript child: V8 starts
+print(_v8.started_flags(), runtime._zygote_plan, len(os.listdir("/proc/self/task")))
+runtime.zygote_prefork("js")  # once
+"""
+
+
+def test_the_zygote_starts_v8_only_before_its_first_javascript_child() -> None:
+    # A robot whose extensions are all Lua never pays for V8 in its zygote.
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", LAZY_PROBE], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines() == [
+        "None",
+        "None",
+        "['--single-threaded', '--max-old-space-size=384'] with the JIT, up to 384 MiB of heap 1",
+    ]

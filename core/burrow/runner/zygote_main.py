@@ -19,8 +19,10 @@ It never starts a thread and never imports asyncio, so forking it is safe; a chi
 about a millisecond instead of the tens an interpreter start and imports cost. A preloaded
 module may define `zygote_preload()`, called once after its import, or `zygote_preload(limits)`
 to receive the `$/hello` limits the robot gives its children (`--limits`, a JSON map; None
-without it): the JavaScript binding loads V8's library there, and with limits starts V8 with
-the flags those children fit. A hook must not start a thread either. The zygote checks that it is
+without it), and `zygote_prefork(binding)`, called before each fork of a child of `binding`
+(the JavaScript binding loads V8's library in the first, and with limits starts V8 with the
+flags those children fit in the second, at its first child). A hook must not start a thread
+either. The zygote checks that it is
 single-threaded (/proc/self/task) before it serves and before every fork; if it is not, it
 tells the robot (`{"unsafe": why}`), which starts children as new interpreters from then on,
 and exits with status 3.
@@ -123,12 +125,12 @@ def serve(control: socket.socket) -> None:
                     os.close(fd)
                 _send(control, {"id": request.get("id"), "error": "expected 4 descriptors"})
                 continue
+            _before_fork(request.get("argv"))
             threads = thread_count()
             if threads != 1:  # a fork would hold locks of threads it does not have
                 for fd in fds:
                     os.close(fd)
                 _unsafe(control, f"the zygote has {threads} threads", request.get("id"))
-            _before_fork(request.get("argv"))
             try:
                 pid = os.fork()
             except OSError as exc:
@@ -145,10 +147,16 @@ def serve(control: socket.socket) -> None:
         _reap(control)
 
 
+# The preloaded modules' `zygote_prefork(binding)` hooks, called before every fork.
+_prefork_hooks: list[Any] = []
+
+
 def _before_fork(argv: object) -> None:
     """What every child of this binding would repeat, done once here and inherited: where its
     binding's entry point is (burrow.child.main.locate; reading the metadata costs a child
-    most of a millisecond). Anything amiss is left for the child to find and report."""
+    most of a millisecond), and what the binding's preloaded modules set up for it in their
+    `zygote_prefork(binding)` (the JavaScript binding starts V8 at its first child). Anything
+    amiss is left for the child to find and report."""
     from burrow.child.main import locate
 
     if not isinstance(argv, list):
@@ -159,11 +167,17 @@ def _before_fork(argv: object) -> None:
         if argv[i] in ("--binding", "--distribution") and isinstance(argv[i + 1], str)
     }
     binding, distribution = options.get("--binding"), options.get("--distribution")
-    if binding is not None and distribution is not None:
+    if binding is None or distribution is None:
+        return
+    try:
+        locate(binding, distribution)
+    except Exception:  # noqa: BLE001 - the child reports what is wrong itself
+        pass
+    for hook in _prefork_hooks:
         try:
-            locate(binding, distribution)
-        except Exception:  # noqa: BLE001 - the child reports what is wrong itself
-            pass
+            hook(binding)
+        except Exception as exc:  # noqa: BLE001 - the child sets itself up instead
+            os.write(2, f"burrow zygote: {hook.__module__}.zygote_prefork: {exc}\n".encode())
 
 
 def _unsafe(control: socket.socket, why: str, request_id: object = None) -> None:
@@ -226,11 +240,15 @@ def main(argv: list[str]) -> int:
 
     for module in preload:
         try:
-            hook = getattr(__import__(module, fromlist=["_"]), "zygote_preload", None)
+            loaded = __import__(module, fromlist=["_"])
+            hook = getattr(loaded, "zygote_preload", None)
             if callable(hook):
                 # zygote_preload(limits) if it takes an argument (None: not given), else ().
                 takes = getattr(getattr(hook, "__code__", None), "co_argcount", 0)
                 hook(limits) if takes else hook()
+            prefork = getattr(loaded, "zygote_prefork", None)
+            if callable(prefork):
+                _prefork_hooks.append(prefork)
         except Exception as exc:  # noqa: BLE001 - a child will report the real error itself
             os.write(2, f"burrow zygote: cannot preload {module}: {exc}\n".encode())
         threads = thread_count()

@@ -10,9 +10,10 @@ A spare child starts V8 in `prepare`, before any request: isolate, context and b
 flags fitted to its data limit. The request then only sets its heap limit and its handler;
 a request whose V8 flags would differ (a `js_heap_limit` that needs V8 interpreted where the
 spare has the JIT, or the reverse) is refused with `child_start` before anything runs, and the
-robot runs it in a new interpreter. The zygote loads the native library and, when the robot
-tells it the limits its children get, starts V8 with the flags they fit (`zygote_preload`):
-every fork inherits it, and a request those flags do not serve is refused the same way.
+robot runs it in a new interpreter. The zygote loads the native library (`zygote_preload`)
+and, when the robot told it the limits its children get, starts V8 with the flags they fit
+before its first JavaScript child (`zygote_prefork`): every later fork inherits it, and a
+request those flags do not serve is refused the same way.
 """
 
 from __future__ import annotations
@@ -50,23 +51,34 @@ MAX_ARGS = 16384  # as Gopherbot: more arguments than this are refused
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # msgpack's and Go's integers
 
 _LANGUAGE = "javascript"
+_BINDING = "js"  # the name burrow_js registers this binding under
 _BUILTIN_PREFIX = "burrow:"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _LOG_ERROR = 5  # LogLevel.Error
 
 
 def zygote_preload(limits: dict[str, Any] | None = None) -> None:
-    """In the zygote, after import: load mini-racer's native library, and with the `$/hello`
-    `limits` the robot gives its children, start V8 (no isolate, no thread) with the flags a
-    spare child would take under them, so that no fork starts V8 again (about 8 ms of CPU
-    each). Without limits V8 waits for each child, which knows its own."""
-    global _zygote_plan
-    plan = None if limits is None else _Plan.for_spare(_expected_data_limit(limits))
-    try:
-        if _v8.preload(None if plan is None else plan.flags()):
-            _zygote_plan = plan
-    except (_v8.BridgeError, OSError):
-        return  # each child starts V8 itself, and reports what is wrong
+    """In the zygote, after import: load mini-racer's native library (no V8, no thread), and
+    keep the `$/hello` `limits` the robot gives its children for `zygote_prefork`."""
+    global _zygote_limits
+    if _v8.preload():
+        _zygote_limits = limits
+
+
+def zygote_prefork(binding: str) -> None:
+    """In the zygote, before it forks a child of `binding`: at the first JavaScript child,
+    start V8 (no isolate, no thread) with the flags a spare child takes under the limits
+    `zygote_preload` was given, so that no fork starts V8 again (about 8 ms of CPU each).
+    Without limits V8 waits for each child, which knows its own; a robot that runs no
+    JavaScript never starts it."""
+    global _zygote_limits, _zygote_plan
+    limits, _zygote_limits = _zygote_limits, None
+    if binding != _BINDING or limits is None:
+        _zygote_limits = limits
+        return
+    plan = _Plan.for_spare(_expected_data_limit(limits))
+    if _v8.preload(plan.flags()):  # BridgeError if V8 cannot start: each child tries itself
+        _zygote_plan = plan
 
 
 def _expected_data_limit(limits: dict[str, Any]) -> int:
@@ -126,8 +138,10 @@ class _Plan:
 
 # V8 started by `prepare` in a spare child, taken by the one execution that follows.
 _prepared: tuple[_Plan, _v8.Isolate] | None = None
-# How the zygote started V8 (`zygote_preload`), for every process it forks; None: not started.
+# How the zygote started V8 (`zygote_prefork`), for every process it forks; None: not started.
 _zygote_plan: _Plan | None = None
+# The limits given to `zygote_preload`, until `zygote_prefork` starts V8 with them.
+_zygote_limits: dict[str, Any] | None = None
 
 
 def _started_plan(plan: _Plan) -> _Plan:
