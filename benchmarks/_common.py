@@ -172,7 +172,9 @@ class Children:
     async def __aenter__(self) -> Children:
         if self.mode in ("zygote", "spare"):
             modules = sorted({t.partition(":")[0] for t in self.binding.methods.values()})
-            self.zygote = Zygote(preload=modules)
+            # Told its children's limits (none here, as in these executions' specs), as a
+            # robot's zygote is: the JavaScript binding then starts V8 in it once.
+            self.zygote = Zygote(preload=modules, limits={})
         if self.mode == "spare":
             from burrow.runner.spares import SparePool
 
