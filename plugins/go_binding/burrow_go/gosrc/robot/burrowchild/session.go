@@ -1,26 +1,31 @@
-// Package burrowchild runs a compiled Go extension as the program behind a Burrow child: it
-// reads the execution request, serves the extension's handlers a robot.Robot whose methods
-// are `robot_call` requests (docs/protocol.md), and answers. The Python child (burrow_go)
-// starts the program with the protocol on two descriptors given on its command line; fd 0 is
-// /dev/null and fd 1 is the task log, as in every Burrow child.
+// Package burrowchild runs a compiled Go extension as a Burrow child: the Python child
+// (burrow_go) did the handshake, applied the limits, the account, the environment and the
+// working directory, then replaced itself with this program (exec), which continues the same
+// session (docs/protocol.md) on the descriptors it was handed: it answers the execution
+// request, makes the extension's robot.Robot methods `robot_call` requests, and answers the
+// robot's `$/shutdown`. fd 0 is /dev/null and fd 1 the task log, as in every Burrow child.
 package burrowchild
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/lnxjedi/gopherbot/robot"
 )
 
 // Version of this module's protocol client; part of the build cache key.
-const Version = "1"
+const Version = "2"
 
 // Handlers are the extension's functions; nil when the extension has none.
 type Handlers struct {
@@ -31,121 +36,270 @@ type Handlers struct {
 	Task      func(r robot.Robot, args ...string) robot.TaskRetVal
 }
 
+const (
+	exitOK       = 0
+	exitProtocol = 2
+	logError     = 5
+)
+
 type session struct {
-	in   *decoder
-	out  *os.File
-	next uint32
+	in      *decoder
+	out     *os.File
+	wmu     sync.Mutex // one whole message at a time, from either goroutine
+	maxSize int
+	next    uint32 // msgid of our next request
+	execID  interface{}
+	// The msgid of the robot call waiting for its answer (-1: none) and where the reader
+	// hands that answer over.
+	pending  atomic.Int64
+	replies  chan []interface{}
+	answered bool // under wmu: the execution has its answer (only one is ever sent)
 }
 
-var errClosed = errors.New("the robot closed the connection")
-
-func (s *session) send(msg []interface{}) error {
-	buf, err := encode(nil, msg)
-	if err != nil {
-		return err
-	}
-	_, err = s.out.Write(buf)
-	return err
-}
-
-func (s *session) read() ([]interface{}, error) {
-	v, err := s.in.decode(0)
-	if err != nil {
-		return nil, err
-	}
-	msg, ok := v.([]interface{})
-	if !ok || len(msg) < 3 {
-		return nil, fmt.Errorf("not a message: %v", v)
-	}
-	return msg, nil
-}
-
-// rpcError is an error answered by the robot.
+// rpcError is an error answered by the robot (or found before sending the call).
 type rpcError struct{ code, message string }
 
 func (e *rpcError) Error() string { return e.code + ": " + e.message }
 
+var errAnswered = errors.New("the execution was already answered")
+
+func warn(format string, v ...interface{}) {
+	fmt.Fprintf(os.Stderr, "burrow go child[%d]: %s\n", os.Getpid(), fmt.Sprintf(format, v...))
+}
+
+// write sends one message whole; a message over the size limit is refused before a byte of
+// it is written (docs/protocol.md).
+func (s *session) write(msg []interface{}) error {
+	buf, err := encode(nil, msg)
+	if err != nil {
+		return err
+	}
+	if len(buf) > s.maxSize {
+		return &rpcError{"protocol_error", fmt.Sprintf("message of %d bytes exceeds the limit of %d bytes", len(buf), s.maxSize)}
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_, err = s.out.Write(buf)
+	return err
+}
+
+// answer sends the execution's answer, once: a cancel may have answered it already.
+func (s *session) answer(failure map[string]interface{}, result map[string]interface{}) error {
+	msg := []interface{}{1, s.execID, nil, result}
+	if failure != nil {
+		msg = []interface{}{1, s.execID, failure, nil}
+	}
+	buf, err := encode(nil, msg)
+	if err == nil && len(buf) > s.maxSize {
+		err = fmt.Errorf("an answer of %d bytes exceeds the limit of %d bytes", len(buf), s.maxSize)
+	}
+	if err != nil {
+		buf, _ = encode(nil, []interface{}{1, s.execID, map[string]interface{}{"code": "protocol_error", "message": err.Error()}, nil})
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.answered {
+		return errAnswered
+	}
+	s.answered = true
+	_, err = s.out.Write(buf)
+	return err
+}
+
+func (s *session) log(level int, message string) {
+	_ = s.write([]interface{}{2, "$/log", []interface{}{map[string]interface{}{"level": int64(level), "message": message}}})
+}
+
 // call sends one robot_call and waits for its answer (robot calls are synchronous).
 func (s *session) call(method string, args []interface{}, options map[string]interface{}) (map[string]interface{}, error) {
 	id := s.next
-	s.next++
+	s.next++ // wraps after 2**32-1; only one request is ever pending
 	call := map[string]interface{}{"method": method, "args": args}
 	if len(options) > 0 {
 		call["options"] = options
 	}
-	if err := s.send([]interface{}{0, id, "robot_call", []interface{}{call}}); err != nil {
+	s.pending.Store(int64(id))
+	defer s.pending.Store(-1)
+	if err := s.write([]interface{}{0, id, "robot_call", []interface{}{call}}); err != nil {
+		if e, ok := err.(*rpcError); ok {
+			return nil, e
+		}
 		return nil, err
 	}
+	msg := <-s.replies
+	if e, ok := msg[2].(map[string]interface{}); ok {
+		code, _ := e["code"].(string)
+		text, _ := e["message"].(string)
+		return nil, &rpcError{code, text}
+	}
+	result, _ := msg[3].(map[string]interface{})
+	return result, nil
+}
+
+// readLoop reads the robot's messages for the whole life of the program: answers to robot
+// calls go to the waiting call; `$/cancel` of the execution answers it `canceled` and ends
+// the program at once (a Go loop or a blocked call alike); `$/shutdown` is answered and
+// ends it; the end of the stream ends it (the robot is stopping this child); a frame over
+// the size limit or an undecodable one is a protocol failure (exit 2).
+func (s *session) readLoop() {
 	for {
-		msg, err := s.read()
+		s.in.left = s.maxSize
+		v, err := s.in.decode(0)
+		if err == io.EOF && s.in.left == s.maxSize {
+			os.Exit(exitOK)
+		}
 		if err != nil {
-			return nil, err
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				os.Exit(exitOK) // ended mid-frame: the robot went away
+			}
+			warn("protocol failure: %v", err)
+			os.Exit(exitProtocol)
 		}
-		if kind, _ := msg[0].(int64); kind != 1 || len(msg) != 4 {
-			continue
+		msg, ok := v.([]interface{})
+		if !ok || len(msg) < 3 {
+			warn("protocol failure: not a message: %.80v", v)
+			os.Exit(exitProtocol)
 		}
-		if got, _ := msg[1].(int64); got != int64(id) {
-			continue
+		kind, _ := msg[0].(int64)
+		switch {
+		case kind == 1 && len(msg) == 4:
+			id, _ := msg[1].(int64)
+			if id >= 0 && id == s.pending.Load() {
+				s.replies <- msg
+			} else {
+				warn("ignoring a response to msgid %v nobody awaits", msg[1])
+			}
+		case kind == 2:
+			if method, _ := msg[1].(string); method == "$/cancel" {
+				s.canceled(msg[2])
+			}
+		case kind == 0 && len(msg) == 4:
+			method, _ := msg[2].(string)
+			if method == "$/shutdown" {
+				_ = s.write([]interface{}{1, msg[1], nil, map[string]interface{}{"ok": true}})
+				os.Exit(exitOK)
+			}
+			text := method + " cannot be served during an execution"
+			code := "invalid_state"
+			if strings.HasPrefix(method, "$/") {
+				code, text = "method_not_found", method
+			}
+			_ = s.write([]interface{}{1, msg[1], map[string]interface{}{"code": code, "message": text}, nil})
+		default:
+			warn("protocol failure: a malformed message")
+			os.Exit(exitProtocol)
 		}
-		if e, ok := msg[2].(map[string]interface{}); ok {
-			code, _ := e["code"].(string)
-			text, _ := e["message"].(string)
-			return nil, &rpcError{code, text}
-		}
-		result, _ := msg[3].(map[string]interface{})
-		return result, nil
 	}
 }
 
-// Main serves one execution request and exits; the generated main of every extension calls it.
-func Main(h Handlers) {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "this program is a Burrow Go extension; the robot runs it")
-		os.Exit(2)
+func (s *session) canceled(params interface{}) {
+	list, _ := params.([]interface{})
+	if len(list) != 1 {
+		return
 	}
-	rfd, err1 := strconv.Atoi(os.Args[1])
-	wfd, err2 := strconv.Atoi(os.Args[2])
-	if err1 != nil || err2 != nil {
-		fmt.Fprintln(os.Stderr, "bad descriptor arguments")
-		os.Exit(2)
+	p, _ := list[0].(map[string]interface{})
+	if p == nil || fmt.Sprint(p["msgid"]) != fmt.Sprint(s.execID) {
+		return
 	}
-	// Programs the extension starts must not inherit the protocol.
-	syscall.CloseOnExec(rfd)
-	syscall.CloseOnExec(wfd)
-	s := &session{
-		in:  &decoder{bufio.NewReaderSize(os.NewFile(uintptr(rfd), "burrow-in"), 65536)},
-		out: os.NewFile(uintptr(wfd), "burrow-out"),
+	if s.answer(map[string]interface{}{"code": "canceled", "message": "the execution was cancelled by the robot"}, nil) == nil {
+		os.Exit(exitOK)
 	}
-	msg, err := s.read()
+	// Already answered: the robot's $/shutdown (or EOF) ends the program.
+}
+
+// state is what the Python child handed over with the session (burrow_go.runtime).
+type state struct {
+	execID   interface{}
+	method   string
+	params   map[string]interface{}
+	maxSize  int
+	next     uint32
+	buffered []byte
+}
+
+func readState(fd int) (*state, error) {
+	f := os.NewFile(uintptr(fd), "burrow-state")
+	defer f.Close()
+	data, err := io.ReadAll(f)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "reading the request: %v\n", err)
-		os.Exit(2)
+		return nil, err
 	}
-	msgid := msg[1]
-	method, _ := msg[2].(string)
-	var params map[string]interface{}
-	if list, ok := msg[3].([]interface{}); ok && len(list) == 1 {
-		params, _ = list[0].(map[string]interface{})
+	d := &decoder{r: bufio.NewReader(bytes.NewReader(data)), left: len(data)}
+	v, err := d.decode(0)
+	if err != nil {
+		return nil, err
 	}
-	result, failure := execute(s, h, method, params)
-	var answer []interface{}
-	if failure != nil {
-		answer = []interface{}{1, msgid, failure, nil}
+	m, ok := v.(map[string]interface{})
+	if !ok {
+		return nil, errors.New("not a map")
+	}
+	st := &state{execID: m["msgid"], params: map[string]interface{}{}}
+	st.method, _ = m["method"].(string)
+	if p, ok := m["params"].(map[string]interface{}); ok {
+		st.params = p
+	}
+	if n, ok := m["max_message_size"].(int64); ok && n > 0 {
+		st.maxSize = int(min(n, int64(1)<<40))
 	} else {
-		answer = []interface{}{1, msgid, nil, result}
+		st.maxSize = 16 << 20
 	}
-	if err := s.send(answer); err != nil {
-		fmt.Fprintf(os.Stderr, "answering: %v\n", err)
-		os.Exit(2)
+	if n, ok := m["next_msgid"].(int64); ok {
+		st.next = uint32(n)
 	}
-	os.Exit(0)
+	st.buffered, _ = m["buffered"].([]byte)
+	if st.method == "" || st.execID == nil {
+		return nil, errors.New("no execution request")
+	}
+	return st, nil
+}
+
+// Main serves the execution request it was handed and exits; the generated main of every
+// extension calls it. Its command line: `burrow-session RFD WFD STATEFD`.
+func Main(h Handlers) {
+	if len(os.Args) != 5 || os.Args[1] != "burrow-session" {
+		fmt.Fprintln(os.Stderr, "this program is a Burrow Go extension; the robot runs it")
+		os.Exit(exitProtocol)
+	}
+	var fds [3]int
+	for i := range fds {
+		n, err := strconv.Atoi(os.Args[2+i])
+		if err != nil || n < 3 {
+			fmt.Fprintln(os.Stderr, "bad descriptor arguments")
+			os.Exit(exitProtocol)
+		}
+		// Programs the extension starts must not inherit the protocol.
+		syscall.CloseOnExec(n)
+		fds[i] = n
+	}
+	st, err := readState(fds[2])
+	if err != nil {
+		warn("reading the session state: %v", err)
+		os.Exit(exitProtocol)
+	}
+	in := io.MultiReader(bytes.NewReader(st.buffered), os.NewFile(uintptr(fds[0]), "burrow-in"))
+	s := &session{
+		in:      &decoder{r: bufio.NewReaderSize(in, 65536)},
+		out:     os.NewFile(uintptr(fds[1]), "burrow-out"),
+		maxSize: st.maxSize,
+		next:    st.next,
+		execID:  st.execID,
+		replies: make(chan []interface{}, 1),
+	}
+	s.pending.Store(-1)
+	go s.readLoop()
+	result, failure := execute(s, h, st.method, st.params)
+	if err := s.answer(failure, result); err != nil && err != errAnswered {
+		warn("answering: %v", err)
+		os.Exit(exitProtocol)
+	}
+	select {} // the reader ends the program at $/shutdown or at the end of the stream
 }
 
 func execute(s *session, h Handlers, method string, params map[string]interface{}) (result map[string]interface{}, failure map[string]interface{}) {
 	defer func() {
 		if p := recover(); p != nil {
 			if _, ok := p.(closedPanic); ok {
-				os.Exit(0) // the robot went away: nobody to answer
+				os.Exit(exitOK) // the robot went away: nobody to answer
 			}
 			failure = panicked(h.File, p, string(debug.Stack()))
 		}
