@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from burrow.constants import RetVal
+from burrow.engine.builtin_plugins.chat import check_admin
 from burrow.robot_api.api import Result, TaskApi, robot_method
 
 
@@ -40,13 +41,15 @@ async def _get_sender_attribute(api: TaskApi, options: dict[str, Any], attribute
 @robot_method("CheckAdmin")
 async def _check_admin(api: TaskApi, options: dict[str, Any]) -> Result:
     # A pipeline that acts for nobody (a schedule, @init) runs as the robot; one that acts for
-    # a user, however it started (a spawned or triggered job too), is that user's.
-    user = api.pipeline.message.user
-    return {"bool": api.robot.is_admin(user) if user else True}
+    # a user, however it started (a spawned or triggered job too), is that user's, and the
+    # check records AdminCheckPassed/AdminCheckFailed as upstream's Robot.CheckAdmin does.
+    return {"bool": check_admin(api.pipeline)}
 
 
 @robot_method("GetMessage")
 async def _get_message(api: TaskApi, options: dict[str, Any]) -> Result:
+    # The message as it came in, in the Robot's format (a Fixed() Robot's is Fixed, as
+    # upstream's); a binding blanks the channel of a Direct() Robot itself.
     m = api.pipeline.message
     return {
         "message": {
@@ -55,6 +58,6 @@ async def _get_message(api: TaskApi, options: dict[str, Any]) -> Result:
             "channel": m.channel,
             "protocol_channel": m.channel_id,
             "protocol": m.protocol,
-            "format": int(api.robot.default_format),
+            "format": int(api.format_of(options)),
         }
     }

@@ -297,6 +297,37 @@ class Robot {
       "GetSenderAttribute", strings("GetSenderAttribute", ["attribute"], [attribute]));
   }
   CheckAdmin() { return bool(this.#call("CheckAdmin", []), "bool"); }
+  // The message, as the Go API's GetMessage: Go's field names. User, Channel and Format are
+  // this Robot's (Direct() blanks Channel, Fixed() makes Format fmt.Fixed); Incoming is the
+  // message as it came in. Protocol is a proto value (-1 unknown).
+  GetMessage() {
+    const result = this.#call("GetMessage", []);
+    const m = result && result.message && typeof result.message === "object" ? result.message : {};
+    const text = (key, fallback) => (typeof m[key] === "string" ? m[key] : fallback);
+    const name = text("protocol", this.protocol);
+    const known = Object.keys(proto).find((key) => key.toLowerCase() === name.toLowerCase());
+    const format = this.#options.format !== undefined ? this.#options.format : m.format;
+    const channel = text("channel", this.channel);
+    return {
+      User: this.user,
+      ProtocolUser: this.user_id,
+      Channel: this.channel,
+      ProtocolChannel: this.channel_id,
+      Protocol: known === undefined ? -1 : proto[known],
+      Format: typeof format === "number" ? format : fmt.Variable,
+      Incoming: {
+        Protocol: name,
+        UserName: text("user", this.user),
+        UserID: text("protocol_user", this.user_id),
+        ChannelName: channel,
+        ChannelID: text("protocol_channel", this.channel_id),
+        ThreadID: this.thread_id,
+        MessageID: this.message_id,
+        ThreadedMessage: this.threaded_message,
+        DirectMessage: channel === "",
+      },
+    };
+  }
   Elevate(immediate) {
     return bool(this.#call("Elevate", [maybe("Elevate", "immediate", immediate, "boolean", false)]), "bool");
   }

@@ -449,6 +449,41 @@ function Robot:GetSenderAttribute(attr)
     return attribute(invoke(self, "GetSenderAttribute", nil, name))
 end
 
+-- Protocol names as the robot reports them, to Gopherbot's values (gopherbot.proto).
+local PROTOCOLS = { slack = "Slack", googlechat = "GoogleChat", rocket = "Rocket",
+    terminal = "Terminal", test = "Test", null = "Null", ssh = "SSH" }
+
+---The message, as the Go API's GetMessage: a table with Go's field names. User, Channel and
+---Format are this Robot's (Direct() blanks Channel, Fixed() makes Format fmt.Fixed);
+---Incoming is the message as it came in. Protocol is a gopherbot.proto value (-1 unknown).
+function Robot:GetMessage()
+    local result = invoke(self, "GetMessage", nil)
+    local m = type(result) == "table" and type(result.message) == "table" and result.message or {}
+    local name = type(m.protocol) == "string" and m.protocol or self.protocol
+    local options = options_of[self]
+    local format = options and options.format or m.format
+    local channel = m.channel or self.channel
+    return {
+        User = self.user,
+        ProtocolUser = self.user_id,
+        Channel = self.channel,
+        ProtocolChannel = self.channel_id,
+        Protocol = M.proto[PROTOCOLS[name:lower()] or ""] or -1,
+        Format = type(format) == "number" and format or M.fmt.Variable,
+        Incoming = {
+            Protocol = name,
+            UserName = m.user or self.user,
+            UserID = m.protocol_user or self.user_id,
+            ChannelName = channel,
+            ChannelID = m.protocol_channel or self.channel_id,
+            ThreadID = self.thread_id,
+            MessageID = self.message_id,
+            ThreadedMessage = self.threaded_message == true,
+            DirectMessage = channel == "",
+        },
+    }
+end
+
 --------------------------------------------------------------------------------
 -- Long-term memory. A memory is {key, exists, datum, token, retVal}.
 
