@@ -86,6 +86,37 @@ EXTENSIONS = {
         main(process.argv);
         """,
     ),
+    "go": (
+        ".go",
+        """\
+        package main
+
+        import (
+        \t"strconv"
+
+        \t"github.com/lnxjedi/gopherbot/robot"
+        )
+
+        var config = []byte(`Commands:
+        - {Command: hi, Regex: hi}
+        - {Command: loop, Regex: 'loop (\\d+)'}`)
+
+        func Configure() *[]byte { return &config }
+
+        func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal {
+        \tif command == "loop" {
+        \t\tn, _ := strconv.Atoi(args[0])
+        \t\tfor i := 0; i < n; i++ {
+        \t\t\tr.GetParameter("X")
+        \t\t}
+        \t\tr.Say("looped")
+        \t} else if command == "hi" {
+        \t\tr.Say("hi")
+        \t}
+        \treturn robot.Normal
+        }
+        """,
+    ),
 }
 
 

@@ -175,6 +175,12 @@ def targets() -> list[Target]:
             [("e2e", f"js.{mode}.warm")],
             _ratio_at_most(1.0),
         ),
+        Target(  # issue 12
+            "trivial Go command",
+            "<= 0.5x",
+            [("e2e", f"go.{mode}.warm")],
+            _ratio_at_most(0.5),
+        ),
     ]
     for lang, name in (("lua", "Lua"), ("js", "JavaScript")):
         out.append(
@@ -238,6 +244,12 @@ def targets() -> list[Target]:
             "one robot call from JavaScript (median)",
             "<= 100 µs",
             [("e2e", "js.call")],
+            _value_at_most(100.0, "µs"),
+        ),
+        Target(
+            "one robot call from Go (median)",
+            "<= 100 µs",
+            [("e2e", "go.call")],
             _value_at_most(100.0, "µs"),
         ),
     ]
