@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from burrow.constants import TaskRetVal
 from burrow.engine.builtin_plugins import builtin_plugin_tasks
 from burrow.engine.catalog import BuiltinHandler, TaskDef, TaskKind
+from burrow.engine.help_groups import UserGroups
 from burrow.engine.matching import CommandMatcher, PluginRoutes
 from burrow.engine.policy import (
     MessageContext,
@@ -36,6 +37,7 @@ async def _help(pipeline: Pipeline, run: TaskRun) -> int:
     user = pipeline.message.user
     # What is hidden from the user (Users, RequireAdmin, AdminCommands) is not listed either.
     context = MessageContext(user, pipeline.origin.channel, is_admin=robot.is_admin(user))
+    groups = UserGroups(pipeline)  # and commands of a group the user is not in (help_groups)
     lines = []
     for task in robot.catalog.plugins():
         policy = task.policy
@@ -47,6 +49,8 @@ async def _help(pipeline: Pipeline, run: TaskRun) -> int:
             continue
         for matcher in settings.commands:
             if policy is not None and not command_visible(policy, matcher.command, context):
+                continue
+            if policy is not None and await groups.hides(policy, matcher.command):
                 continue
             text = matcher.usage or matcher.command
             summary = f" - {matcher.summary}" if matcher.summary else ""

@@ -506,12 +506,17 @@ class Pipeline:
             return TaskRetVal.ConfigurationError
         return await self.run_callback(task, callback.command, list(callback.args))
 
-    async def run_callback(self, task: TaskDef, command: str, args: list[str]) -> int:
-        """Run a plugin's engine callback (`_authorize`, `_elevate`) inside this pipeline."""
-        self.log(LogLevel.Debug, f"calling {task.name} {command}")
-        return await self._execute(TaskRun(task, command, args))
+    async def run_callback(
+        self, task: TaskDef, command: str, args: list[str], *, record: bool = True
+    ) -> int:
+        """Run a plugin's engine callback (`_authorize`, `_elevate`) inside this pipeline.
 
-    async def _execute(self, step: TaskRun) -> int:
+        `record=False` records no event for it (upstream's suppressEmit, for `_usergroups`).
+        """
+        self.log(LogLevel.Debug, f"calling {task.name} {command}")
+        return await self._execute(TaskRun(task, command, args), record=record)
+
+    async def _execute(self, step: TaskRun, *, record: bool = True) -> int:
         task = step.task
         # A callback can run while a step's child waits in Elevate; restore that step after.
         outer = self.current, self.execution
@@ -519,7 +524,8 @@ class Pipeline:
         self.log(LogLevel.Debug, f"running {task.kind} {step.describe()}")
         # Upstream's built-in plugins are Go plugins: the robot's own code, not a child.
         ran = events.Event.GoPluginRan if task.builtin is not None else events.Event.ExternalTaskRan
-        self.record(ran, task.name)
+        if record:
+            self.record(ran, task.name)
         try:
             if task.builtin is not None:
                 return await task.builtin(self, step)

@@ -15,8 +15,10 @@ all_channels, private_ok, private_required, visible_here, plugin_summary}`, sort
 and command; empty fields are left out, as upstream's `omitempty`. A plugin is browseable when
 it is enabled and the user passes its `Users` and `RequireAdmin`; a command is visible here
 when the plugin takes part in matching in this place (docs/configuration.md) and the place
-suits the command's private rules. Ranking scores each command against the query as upstream
-does (exact command 100, plugin 95, keyword 92, ..., one-typo matches, shared words).
+suits the command's private rules. A command needing authorization for a group (`AuthRequire`)
+the authorizer's `_usergroups` says the user is not in is left out (engine/help_groups.py).
+Ranking scores each command against the query as upstream does (exact command 100, plugin 95,
+keyword 92, ..., one-typo matches, shared words).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from burrow.engine.catalog import TaskDef
+from burrow.engine.help_groups import UserGroups
 from burrow.engine.policy import MessageContext, PluginPolicy, plugin_available
 from burrow.robot_api.api import Result, TaskApi, robot_method
 
@@ -178,8 +181,9 @@ def _scope(task: TaskDef) -> str:
     return "channel scoped"
 
 
-def _entries(api: TaskApi) -> list[dict[str, Any]]:
+async def _entries(api: TaskApi) -> list[dict[str, Any]]:
     robot, m = api.robot, api.pipeline.message
+    groups = UserGroups(api.pipeline)  # the authorizer's `_usergroups` (engine/help_groups.py)
     admin = robot.is_admin(m.user) if m.user else False
     here = MessageContext(m.user, m.channel, hidden=m.hidden, is_admin=admin)
     out: list[dict[str, Any]] = []
@@ -196,7 +200,7 @@ def _entries(api: TaskApi) -> list[dict[str, Any]]:
         by_command: dict[str, dict[str, Any]] = {}
         for name in names:
             command = name.strip().lower()
-            if command and command not in by_command:
+            if command and command not in by_command and not await groups.hides(policy, name):
                 by_command[command] = {"plugin": task.name, "command": command}
         for matcher in matchers:
             entry = by_command.get(matcher.command.strip().lower())
@@ -243,7 +247,7 @@ def _entries(api: TaskApi) -> list[dict[str, Any]]:
     return out
 
 
-def help_metadata(api: TaskApi, query: str) -> dict[str, Any]:
+async def help_metadata(api: TaskApi, query: str) -> dict[str, Any]:
     """The metadata GetHelpMetadata answers, as a JSON-ready dict."""
     robot, m = api.robot, api.pipeline.message
     alias, name = robot.config.alias, robot.name
@@ -268,7 +272,7 @@ def help_metadata(api: TaskApi, query: str) -> dict[str, Any]:
         "raw_query": query.strip(),
         "normalized_query": normalized,
     }
-    browseable = _entries(api)
+    browseable = await _entries(api)
     visible = [e for e in browseable if e["visible_here"]]
     result: dict[str, Any] = {
         "context": {k: v for k, v in context.items() if v != "" or k in ("direct", "threaded")},
@@ -287,4 +291,4 @@ def help_metadata(api: TaskApi, query: str) -> dict[str, Any]:
 
 @robot_method("GetHelpMetadata", str)
 async def _get_help_metadata(api: TaskApi, options: dict[str, Any], query: str) -> Result:
-    return {"string": json.dumps(help_metadata(api, query), ensure_ascii=False)}
+    return {"string": json.dumps(await help_metadata(api, query), ensure_ascii=False)}
