@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -26,12 +27,22 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["BuildError", "NoToolchain", "Toolchain", "cache_root", "find_toolchain", "program_for"]
+__all__ = [
+    "BuildError",
+    "Located",
+    "NoToolchain",
+    "Toolchain",
+    "cache_root",
+    "find_toolchain",
+    "program_for",
+    "static_config",
+]
 
 GOSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gosrc")
 ROBOT_MODULE = "github.com/lnxjedi/gopherbot/robot"
 MAIN_FILE = "zz_burrow_main.go"
 BUILD_TIMEOUT = 300.0
+ERROR_FILE = "error.json"  # a compile error recorded next to where the program would be
 
 NO_TOOLCHAIN = (
     "no Go toolchain: install the optional extra (pip install 'burrowbot-go[toolchain]', "
@@ -256,36 +267,160 @@ def _go_string(text: str) -> str:
     )
 
 
+class Located:
+    """Where the program of one extension (source, kind, robot module, Go) lives, built or not."""
+
+    def __init__(self, path: str, kind: str, root: str | None = None) -> None:
+        if kind not in HANDLERS:
+            raise BuildError(f"{path}: unknown task kind {kind!r}", None, "")
+        self.path, self.kind = path, kind
+        self.toolchain = find_toolchain()
+        self.root = root or cache_root()
+        with open(path, "rb") as f:
+            self.source = f.read()
+        self.key = build_key(self.source, path, kind, self.toolchain)
+        self.folder = os.path.join(self.root, "builds", self.key)
+        self.target = os.path.join(self.folder, "program")
+
+    def built(self) -> bool:
+        """Whether the program is in the cache."""
+        return os.access(self.target, os.X_OK)
+
+    def failure(self) -> BuildError | None:
+        """The compile error this source was found to have, if a build recorded one."""
+        try:
+            with open(os.path.join(self.folder, ERROR_FILE), encoding="utf-8") as f:
+                data = json.load(f)
+            return BuildError(str(data["message"]), data.get("line"), str(data.get("output", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def build(self) -> str:
+        """Build the program now unless it is built (one build at a time, under the lock);
+        record a compile error located in the extension, so others find it without building."""
+        if self.built():
+            return self.target
+        os.makedirs(os.path.join(self.root, "work"), exist_ok=True)
+        with open(os.path.join(self.root, "build.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the holder may be ours
+            if self.built():
+                return self.target  # another child built it while we waited
+            known = self.failure()
+            if known is not None:
+                raise known
+            work = tempfile.mkdtemp(prefix=self.key[:12] + "-", dir=os.path.join(self.root, "work"))
+            try:
+                _build(self.toolchain, self.root, work, self.path, self.kind, self.source)
+                os.makedirs(self.folder, exist_ok=True)
+                os.replace(os.path.join(work, "program"), self.target)
+            except BuildError as exc:
+                if exc.line is not None:  # the extension's own error, not a killed compiler
+                    self._record(exc)
+                raise
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            with open(os.path.join(self.root, "builds.log"), "a", encoding="utf-8") as log:
+                log.write(
+                    f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.key} {self.kind} {self.path}\n"
+                )
+        return self.target
+
+    def _record(self, exc: BuildError) -> None:
+        os.makedirs(self.folder, exist_ok=True)
+        record = {"message": str(exc), "line": exc.line, "output": exc.output}
+        temporary = os.path.join(self.folder, f".{ERROR_FILE}.{os.getpid()}")
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.replace(temporary, os.path.join(self.folder, ERROR_FILE))
+
+    def start_build(self) -> None:
+        """Build in a process of its own session, which outlives this child (whose process
+        group the robot kills when its execution ends) and the robot itself; nothing if a
+        builder of this program is running already."""
+        os.makedirs(os.path.join(self.root, "work"), exist_ok=True)
+        marker = os.path.join(self.root, "work", f"{self.key}.builder")
+        try:
+            with open(marker, encoding="ascii") as f:
+                os.kill(int(f.read().strip() or 0), 0)
+            return  # its builder runs
+        except PermissionError:
+            return  # it runs, under another account
+        except (OSError, ValueError):
+            pass  # none, or a stale marker
+        with open(os.path.join(self.root, "builder.log"), "a") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-I", "-m", "burrow_go.build", self.path, self.kind, self.root],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
+        with open(marker, "w", encoding="ascii") as f:
+            f.write(str(process.pid))
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the program to be built, or a compile error recorded."""
+        deadline = time.monotonic() + seconds
+        while not self.built() and not os.path.exists(os.path.join(self.folder, ERROR_FILE)):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+
 def program_for(path: str, kind: str, root: str | None = None) -> str:
     """The built program of the extension at `path` for `kind`: from the cache, or built now.
 
     Raises NoToolchain, BuildError, or OSError for an unreadable file.
     """
-    if kind not in HANDLERS:
-        raise BuildError(f"{path}: unknown task kind {kind!r}", None, "")
-    toolchain = find_toolchain()
-    root = root or cache_root()
-    with open(path, "rb") as f:
-        source = f.read()
-    key = build_key(source, path, kind, toolchain)
-    target = os.path.join(root, "builds", key, "program")
-    if os.access(target, os.X_OK):
-        return target
-    os.makedirs(os.path.join(root, "work"), exist_ok=True)
-    with open(os.path.join(root, "build.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; the holder may be ours
-        if os.access(target, os.X_OK):
-            return target  # another child built it while we waited
-        work = tempfile.mkdtemp(prefix=key[:12] + "-", dir=os.path.join(root, "work"))
+    return Located(path, kind, root).build()
+
+
+_CONFIGURE = re.compile(
+    r"(?m)^func\s+Configure\s*\(\s*\)\s*\*\[\]byte\s*\{\s*return\s+&(\w+)\s*;?\s*\}"
+)
+
+
+def static_config(source: str) -> str | None:
+    """What Configure() returns, read from the source without compiling it, when that is
+    certain: Configure is `return &NAME`, NAME is a package variable initialised with
+    `[]byte(` a raw string or a string without escapes `)`, and NAME appears nowhere else (no
+    code can change it). None otherwise."""
+    found = _CONFIGURE.findall(source)
+    if len(found) != 1:
+        return None
+    name = found[0]
+    if len(re.findall(rf"\b{name}\b", source)) != 2:
+        return None
+    literal = re.search(
+        rf"(?m)^var\s+{name}\s*(?:\[\]byte\s*)?=\s*\[\]byte\(\s*(`[^`]*`|\"[^\"\\\n]*\")\s*\)",
+        source,
+    )
+    if literal is None:
+        return None
+    text = literal[1][1:-1]
+    return text.replace("\r", "") if literal[1][0] == "`" else text  # Go drops \r from raw strings
+
+
+def _main(argv: list[str]) -> int:
+    """`python -m burrow_go.build PATH KIND [CACHE]`: build one program (a background builder)."""
+    if len(argv) not in (2, 3):
+        print("usage: python -m burrow_go.build PATH KIND [CACHE]", file=sys.stderr)
+        return 2
+    located = Located(argv[0], argv[1], argv[2] if len(argv) == 3 else None)
+    marker = os.path.join(located.root, "work", f"{located.key}.builder")
+    try:
+        located.build()
+    except BuildError as exc:
+        print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {exc}", file=sys.stderr)
+        return 1
+    finally:
         try:
-            _build(toolchain, root, work, path, kind, source)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.replace(os.path.join(work, "program"), target)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        with open(os.path.join(root, "builds.log"), "a", encoding="utf-8") as log:
-            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {key} {kind} {path}\n")
-    return target
+            os.unlink(marker)
+        except OSError:
+            pass
+    return 0
 
 
 def _build(toolchain: Toolchain, root: str, work: str, path: str, kind: str, source: bytes) -> None:
@@ -359,3 +494,7 @@ def _handler_problem(message: str, path: str, kind: str, source: str, output: st
         line,
         output,
     )
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -19,7 +19,7 @@ import signal
 import msgpack
 
 from burrow.rpc.errors import ErrorCode, RpcError
-from burrow_go.build import BuildError, NoToolchain, program_for, warm
+from burrow_go.build import BuildError, Located, NoToolchain, static_config, warm
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,17 +29,55 @@ if TYPE_CHECKING:
 
 __all__ = ["get_config", "run", "zygote_preload"]
 
-_LOG_ERROR = 5
+_LOG_WARN, _LOG_ERROR = 4, 5
+_TASK_FAIL = 1  # TaskRetVal Fail: the extension has spoken for itself
+RUN_WAIT = 3.0  # seconds a command waits for a build started by it (a warm cache: under 1 s)
+CONFIG_WAIT = 5.0  # ... the start-up read, when Configure() is known without the program
+CONFIG_WAIT_COMPUTED = 15.0  # ... when it is not (below the robot's 20 s read)
 
 
 def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
-    """Run the extension's handler for params["kind"]; the program answers its TaskRetVal."""
-    _become(_program(params, ctx), params, ctx)
+    """Run the extension's handler for params["kind"]; the program answers its TaskRetVal.
+
+    Not built yet (a cold cache, an edit the start-up read did not see): a build starts in the
+    background; if it is not done within RUN_WAIT, the user is told to try again (ret_val Fail)
+    instead of waiting seconds for the compiler.
+    """
+    located = _locate(params)
+    if not located.built():
+        _known_failure(located, ctx)
+        located.start_build()
+        if not located.wait(RUN_WAIT):
+            return _still_building(located, ctx)
+        _known_failure(located, ctx)
+    _become(located.target, params, ctx)
 
 
 def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
-    """Build the extension (at robot start); the program answers what Configure() returns."""
-    _become(_program(params, ctx), params, ctx)
+    """The program answers what Configure() returns; at the robot's start it is being built.
+
+    Not built yet: a build starts in the background (it outlives this child). When Configure()
+    can be read from the source with certainty (build.static_config), that answer is given
+    once the build has had CONFIG_WAIT to finish (so a compile error is still reported at
+    start when the Go cache is warm); otherwise the build gets up to CONFIG_WAIT_COMPUTED,
+    within the robot's 20 s read, and the configuration is read at the next start if the
+    build is still running then.
+    """
+    located = _locate(params)
+    if not located.built():
+        _known_failure(located, ctx)
+        located.start_build()
+        static = static_config(located.source.decode("utf-8", "replace"))
+        if not located.wait(CONFIG_WAIT if static is not None else CONFIG_WAIT_COMPUTED):
+            if static is not None:
+                return {"config": static}
+            raise _failure(
+                f"{located.path}: the Go program is still being built (a first build compiles "
+                "Go's standard library); its configuration is read at the next start",
+                located.path,
+            )
+        _known_failure(located, ctx)
+    _become(located.target, params, ctx)
 
 
 def zygote_preload() -> None:
@@ -56,22 +94,40 @@ def _failure(message: str, path: str, line: int | None = None, trace: str = "") 
     return RpcError(ErrorCode.EXTENSION_ERROR, message, data)
 
 
-def _program(params: dict[str, Any], ctx: ExecutionContext) -> str:
+def _locate(params: dict[str, Any]) -> Located:
     path = params.get("path")
     if not isinstance(path, str) or not path:
         raise RpcError(ErrorCode.INVALID_PARAMS, "a Go execution needs 'path' (a string)")
     path = os.path.abspath(path)
-    kind = str(params.get("kind") or "plugin")
     try:
-        return program_for(path, kind)
+        return Located(path, str(params.get("kind") or "plugin"))
     except NoToolchain as exc:
         raise _failure(str(exc), path) from None
     except BuildError as exc:
-        if ctx.method.endswith("_run"):
-            ctx.log(_LOG_ERROR, f"go build failed:\n{exc.output.strip()}")
         raise _failure(str(exc), path, exc.line, exc.output) from None
     except OSError as exc:
-        raise _failure(f"{path}: cannot build: {exc}", path) from None
+        raise _failure(f"{path}: cannot read it: {exc}", path) from None
+
+
+def _known_failure(located: Located, ctx: ExecutionContext) -> None:
+    """Raise the compile error recorded for this source, if any (in the task log in full)."""
+    exc = located.failure()
+    if exc is None:
+        return
+    if ctx.method.endswith("_run"):
+        ctx.log(_LOG_ERROR, f"go build failed:\n{exc.output.strip()}")
+    raise _failure(str(exc), located.path, exc.line, exc.output)
+
+
+def _still_building(located: Located, ctx: ExecutionContext) -> dict[str, Any]:
+    name = os.path.basename(located.path)
+    message = (
+        f"{name} is still being built (the first build of a Go extension compiles Go's "
+        "standard library and takes a while); try again in a moment"
+    )
+    ctx.log(_LOG_WARN, message)
+    ctx.robot_call("Say", [message])
+    return {"ret_val": _TASK_FAIL}
 
 
 def _become(program: str, params: dict[str, Any], ctx: ExecutionContext) -> NoReturn:
