@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from burrow.bindings.spec import ENTRY_POINT_GROUP, Binding, Collector, resolve
+from burrow.bindings.spec import ENTRY_POINT_GROUP, Binding, Collector, import_module, resolve
 from burrow.child.context import Canceled, ExecutionContext
 from burrow.rpc.child_session import BlockingSession
 from burrow.rpc.codec import Notification, Request, Response
@@ -159,7 +159,7 @@ class _Discovered:
         collector = Collector(distribution, version)
         try:
             module_name, _, attr = target.partition(":")
-            plugin = resolve(target) if attr else __import__(module_name, fromlist=["_"])
+            plugin = resolve(target) if attr else import_module(module_name)
             register_bindings = getattr(plugin, "register_bindings")  # noqa: B009 - clearer error
             register_bindings(collector)
         except Exception as exc:  # noqa: BLE001 - a broken binding is reported, never fatal

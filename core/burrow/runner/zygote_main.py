@@ -240,7 +240,8 @@ def main(argv: list[str]) -> int:
 
     for module in preload:
         try:
-            loaded = __import__(module, fromlist=["_"])
+            __import__(module)
+            loaded = sys.modules[module]
             hook = getattr(loaded, "zygote_preload", None)
             if callable(hook):
                 # zygote_preload(limits) if it takes an argument (None: not given), else ().
