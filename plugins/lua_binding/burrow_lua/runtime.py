@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from burrow.child.context import ExecutionContext
 
-__all__ = ["DEFAULT_MEMORY_LIMIT", "get_config", "prepare", "run"]
+__all__ = ["DEFAULT_MEMORY_LIMIT", "get_config", "prepare", "run", "zygote_preload"]
 
 DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
 """Bytes a Lua state may allocate unless the request's `lua_memory_limit` says otherwise."""
@@ -44,10 +44,24 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # a TaskRetVal is a Go int
 _prepared: _Sandbox | None = None  # the state `prepare` built, for the one execution to come
 
 
-def prepare(hello: dict[str, Any]) -> None:
-    """Build the Lua state with the default memory limit before the request arrives."""
+def zygote_preload() -> None:
+    """In the zygote: build the state every child of it would build first, once.
+
+    Each fork inherits its own copy-on-write copy of this state, which has run nothing but
+    lua/sandbox.lua (no extension, no request, no secret), and takes it as a spare takes the
+    one `prepare` built; building it again cost every child about 0.6 ms of CPU. No thread is
+    started: the zygote stays safe to fork.
+    """
     global _prepared
     _prepared = _Sandbox(DEFAULT_MEMORY_LIMIT)
+
+
+def prepare(hello: dict[str, Any]) -> None:
+    """Build the Lua state with the default memory limit before the request arrives (a child
+    of the zygote has one already)."""
+    global _prepared
+    if _prepared is None:
+        _prepared = _Sandbox(DEFAULT_MEMORY_LIMIT)
 
 
 def _sandbox(memory_limit: int) -> _Sandbox:
