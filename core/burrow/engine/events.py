@@ -111,9 +111,11 @@ class EventRecorder(Protocol):
 
 def emit(connectors: Mapping[str, object], protocol: str, event: Event, task: str = "") -> None:
     """Tell the connector of `protocol` that `event` happened, if it records events."""
-    connector = connectors.get(protocol)
-    if isinstance(connector, EventRecorder):
-        connector.record_event(EventRecord(event, task))
+    # What isinstance(connector, EventRecorder) checks, without its cost: a runtime-checkable
+    # Protocol lists its members at every check, about 40 µs, twice per command.
+    record = getattr(connectors.get(protocol), "record_event", None)
+    if callable(record):
+        record(EventRecord(event, task))
 
 
 # Routing reasons after which Gopherbot never reaches its message handler, and the event each

@@ -111,6 +111,8 @@ class ChildProcess:
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait for the child to exit; False on timeout. The status is `returncode`."""
+        if self.exited.done():  # the usual case at the end of an execution: no timer to set
+            return True
         try:
             await asyncio.wait_for(asyncio.shield(self.exited), timeout)
         except TimeoutError:
@@ -141,10 +143,11 @@ class ChildProcess:
         """Kill what is left of the group (daemonised grandchildren), then drop the pipes."""
         self.signal_group(signal.SIGKILL)
         # Pipes held open by a grandchild close when it dies; do not wait forever for that.
-        try:
-            await asyncio.wait_for(asyncio.shield(self.stdout_closed), 1.0)
-        except TimeoutError:
-            pass
+        if not self.stdout_closed.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(self.stdout_closed), 1.0)
+            except TimeoutError:
+                pass
         self.stderr.flush()
         self._close_pipes()
 
