@@ -34,8 +34,9 @@ def test_ruff_format_is_applied() -> None:
         # Each binding's own configuration: it knows which of its libraries ship no types.
         ("plugins/lua_binding/burrow_lua", "plugins/lua_binding/pyproject.toml"),
         ("plugins/js_binding/burrow_js", "pyproject.toml"),
+        ("plugins/matrix_connector/burrow_matrix", "plugins/matrix_connector/pyproject.toml"),
     ],
-    ids=["core", "lua", "js"],
+    ids=["core", "lua", "js", "matrix"],
 )
 def test_mypy_strict_passes(package: str, config: str) -> None:
     result = _run("mypy", "--strict", "--config-file", config, package)

@@ -141,7 +141,16 @@ async def _run_robot(robot_dir: Path, state_dir: Path | None, config_cache: bool
     config = dict(robot.config.protocol_config.get(protocol, {}))
     if protocol == "terminal":
         config.setdefault("HistoryFile", str(history_file(robot.state_dir)))
-    await robot.start({protocol: factories[protocol](config)})
+    elif protocol != "test":
+        # Where a connector keeps its own state (a sync position...): docs/connectors.md.
+        config["StateFolder"] = str(robot.state_dir)
+    try:
+        connector = factories[protocol](config)
+    except ValueError as exc:  # the connector's word on its ProtocolConfig
+        print(f"burrow: the robot cannot start: {exc}", file=sys.stderr)
+        await robot.close_brain()
+        return 2
+    await robot.start({protocol: connector})
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, robot.request_stop)

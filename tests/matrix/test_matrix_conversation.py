@@ -1,0 +1,146 @@
+"""Conversations with a real robot through a real Synapse: rooms, threads, DMs, prompts."""
+
+from __future__ import annotations
+
+from matrix_client import Homeserver, Person, Seen
+from matrix_robot import DISPLAY_NAME, Robot
+
+
+def _from(robot: Robot, room_id: str, text: str = "") -> object:
+    def match(seen: Seen) -> bool:
+        return (
+            seen.sender == robot.account.user_id and seen.room_id == room_id and text in seen.body
+        )
+
+    return match
+
+
+def test_a_command_in_a_room_is_answered_there(homeserver: Homeserver, shared_robot: Robot) -> None:
+    alice = homeserver.alice
+    alice.sync()
+    alice.send(homeserver.general, ";ping")
+    [reply] = alice.wait_for(_from(shared_robot, homeserver.general, "PONG"))
+    # Reply mentions the user: a pill in formatted_body and m.mentions.
+    assert reply.body == "alice: PONG"
+    assert reply.content["m.mentions"] == {"user_ids": [alice.user_id]}
+    assert 'href="https://matrix.to/#/@alice:localhost"' in reply.content["formatted_body"]
+    assert reply.thread == ""  # an unthreaded command is answered unthreaded
+
+
+def test_the_robot_is_addressed_by_display_name_localpart_and_pill(
+    homeserver: Homeserver, shared_robot: Robot
+) -> None:
+    bob = homeserver.bob
+    bob.sync()
+    localpart = shared_robot.account.user_id[1:].split(":")[0]
+    bob.send(homeserver.general, f"{DISPLAY_NAME}: echo by display name")
+    bob.send(homeserver.general, f"{localpart} echo by localpart")
+    pill = f'<a href="https://matrix.to/#/{shared_robot.account.user_id}">{DISPLAY_NAME}</a>'
+    bob.send(
+        homeserver.general,
+        f"{DISPLAY_NAME}: echo by pill",
+        formatted=f"{pill}: echo by pill",
+        mentions=(shared_robot.account.user_id,),
+    )
+    replies = bob.wait_for(_from(shared_robot, homeserver.general, "bob: by "), count=3)
+    assert sorted(r.body for r in replies) == [
+        "bob: by display name",
+        "bob: by localpart",
+        "bob: by pill",
+    ]
+
+
+def test_a_threaded_command_is_answered_in_its_thread(
+    homeserver: Homeserver, shared_robot: Robot
+) -> None:
+    alice = homeserver.alice
+    alice.sync()
+    root = alice.send(homeserver.general, "a thread about the robot")
+    alice.send(homeserver.general, ";echo in the thread", thread=root)
+    [reply] = alice.wait_for(_from(shared_robot, homeserver.general, "in the thread"))
+    assert reply.thread == root
+    assert reply.body == "alice: in the thread"
+
+
+def test_a_direct_message_needs_no_alias_and_is_answered_in_the_direct_room(
+    homeserver: Homeserver, shared_robot: Robot
+) -> None:
+    carol = homeserver.person("carol")
+    room = carol.create_room(invite=(shared_robot.account.user_id,), direct=True, public=False)
+    carol.wait_membership(room, shared_robot.account.user_id, "join")
+    carol.sync()
+    carol.send(room, "ping")
+    [reply] = carol.wait_for(_from(shared_robot, room, "PONG"))
+    assert reply.body == "PONG"  # a DM is not prefixed with a mention
+    # carol is not in the roster: her name is her localpart
+    carol.send(room, "echo hello")
+    assert carol.wait_for(_from(shared_robot, room, "hello"))[0].body == "hello"
+
+
+def test_a_prompt_is_answered_by_the_user(homeserver: Homeserver, shared_robot: Robot) -> None:
+    alice = homeserver.alice
+    alice.sync()
+    alice.send(homeserver.general, ";ask")
+    alice.wait_for(_from(shared_robot, homeserver.general, "Really?"))
+    alice.send(homeserver.general, "yes")
+    [answer] = alice.wait_for(_from(shared_robot, homeserver.general, "answer"))
+    assert answer.body == "answer 'yes' Ok"
+
+
+def test_two_users_in_parallel_each_get_their_answers_once(
+    homeserver: Homeserver, shared_robot: Robot
+) -> None:
+    alice, bob = homeserver.alice, homeserver.bob
+    alice.sync()
+    bob.sync()
+    for i in range(5):
+        alice.send(homeserver.general, f";echo par-a{i}")
+        bob.send(homeserver.general, f";echo par-b{i}")
+    mine = alice.wait_for(_from(shared_robot, homeserver.general, "alice: par-a"), count=5)
+    theirs = bob.wait_for(_from(shared_robot, homeserver.general, "bob: par-b"), count=5)
+    assert sorted(s.body for s in mine) == [f"alice: par-a{i}" for i in range(5)]
+    assert sorted(s.body for s in theirs) == [f"bob: par-b{i}" for i in range(5)]
+    # nothing more comes
+    late = alice.quiet_for(_from(shared_robot, homeserver.general, ": par-"), 1.0)
+    assert len(late) == 10
+
+
+def test_markdown_becomes_formatted_body_and_long_messages_are_split(
+    homeserver: Homeserver, shared_robot: Robot
+) -> None:
+    alice = homeserver.alice
+    alice.sync()
+    alice.send(homeserver.general, ";md")
+    [md] = alice.wait_for(_from(shared_robot, homeserver.general, "bold"))
+    assert md.body == "**bold** and `code`"
+    assert md.content["formatted_body"] == "<p><strong>bold</strong> and <code>code</code></p>"
+    alice.send(homeserver.general, ";long 40000")
+    alice.wait_for(_from(shared_robot, homeserver.general, "xxxx"), count=3)
+    parts = alice.quiet_for(_from(shared_robot, homeserver.general, "xxxx"), 0.5)
+    assert len(parts) == 3  # 40,000 bytes in parts of at most 16,000 (MessageLimit)
+    assert all(len(p.body.encode()) <= 16000 for p in parts)
+    lines = "\n".join(p.body for p in parts).rstrip("\n").split("\n")
+    assert lines == ["x" * 99] * 400  # cut at line ends, nothing lost
+
+
+def test_a_room_the_robot_is_not_in(homeserver: Homeserver, shared_robot: Robot) -> None:
+    bob: Person = homeserver.bob
+    # A room the robot was never invited to: it hears nothing there.
+    elsewhere = bob.create_room("elsewhere")
+    bob.sync()
+    bob.send(elsewhere, ";ping")
+    # Invited to a room that is not configured, it refuses.
+    bob.call(
+        "POST",
+        f"/_matrix/client/v3/rooms/{elsewhere}/invite",
+        {"user_id": shared_robot.account.user_id},
+    )
+    bob.wait_membership(elsewhere, shared_robot.account.user_id, "leave")
+    bob.send(elsewhere, ";ping")
+    assert (
+        bob.quiet_for(
+            lambda s: s.sender == shared_robot.account.user_id and s.room_id == elsewhere, 2.0
+        )
+        == []
+    )
+    assert "refusing" in (shared_robot.state / "robot.log").read_text()
