@@ -52,21 +52,29 @@ async def _prompt(
     return {"reply": "", "ret_val": RetVal.RetryPrompt}
 
 
-def _thread(api: TaskApi, always: bool) -> str:
+def _here(api: TaskApi, options: dict[str, Any], thread: bool) -> tuple[str, str]:
+    """The channel and thread of a prompt to the message's user, as upstream's Robot's.
+
+    A Direct() Robot has no channel, so it asks (and waits for the answer) in a direct
+    message; a Threaded() one asks in the message's thread, as PromptThreadForReply does.
+    """
     m = api.pipeline.message
-    return m.thread_id if (always or m.threaded) and m.channel else ""
+    if options.get("direct") is True or not m.channel:
+        return "", ""
+    in_thread = thread or m.threaded or options.get("threaded") is True
+    return m.channel, m.thread_id if in_thread else ""
 
 
 @robot_method("PromptForReply", str, str)
 async def _prompt_for_reply(api: TaskApi, options: dict[str, Any], label: str, text: str) -> Result:
-    m = api.pipeline.message
-    return await _prompt(api, options, label, m.user, m.channel, _thread(api, False), text)
+    channel, thread = _here(api, options, False)
+    return await _prompt(api, options, label, api.pipeline.message.user, channel, thread, text)
 
 
 @robot_method("PromptThreadForReply", str, str)
 async def _prompt_thread(api: TaskApi, options: dict[str, Any], label: str, text: str) -> Result:
-    m = api.pipeline.message
-    return await _prompt(api, options, label, m.user, m.channel, _thread(api, True), text)
+    channel, thread = _here(api, options, True)
+    return await _prompt(api, options, label, api.pipeline.message.user, channel, thread, text)
 
 
 @robot_method("PromptUserForReply", str, str, str)
