@@ -42,12 +42,22 @@ def homeserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Homeserver]
 def make_robot(homeserver: Homeserver, tmp_path: Path) -> Iterator[Callable[..., Robot]]:
     robots: list[Robot] = []
 
-    def make(account: Account | None = None, **extra: Any) -> Robot:
-        """A robot started on an account of its own (so no other robot answers with it)."""
+    def make(
+        account: Account | None = None,
+        *,
+        start: bool = True,
+        token_in_env: bool = True,
+        environ: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Robot:
+        """A robot on an account of its own (so no other robot answers with it), started."""
         account = account or homeserver.synapse.register(f"bot{next(_robots)}")
         robot = Robot(tmp_path / f"robot{len(robots)}", homeserver.synapse.url, account, extra)
+        robot.token_in_env = token_in_env
+        robot.environ.update(environ or {})
         robots.append(robot)
-        robot.start()
+        if start:
+            robot.start()
         return robot
 
     yield make

@@ -95,6 +95,8 @@ class Robot:
         (folder / "conf" / "robot.yaml").write_text(
             robot_yaml(homeserver, account.user_id, extra), encoding="utf-8"
         )
+        self.token_in_env = True  # MATRIX_ACCESS_TOKEN holds the account's token
+        self.environ: dict[str, str] = {}
         self.process: subprocess.Popen[bytes] | None = None
         self.stderr_path = folder / "stderr.log"
 
@@ -123,7 +125,10 @@ class Robot:
         return "\n".join(parts)
 
     def start(self, timeout: float = 60.0) -> None:
-        env = dict(os.environ, MATRIX_ACCESS_TOKEN=self.account.access_token, BURROW_BINDINGS="lua")
+        env = dict(os.environ, BURROW_BINDINGS="lua")
+        env.pop("MATRIX_PASSWORD", None)
+        env["MATRIX_ACCESS_TOKEN"] = self.account.access_token if self.token_in_env else ""
+        env.update(self.environ)
         before = self.listening()
         with self.stderr_path.open("ab") as stderr:
             self.process = subprocess.Popen(
