@@ -93,8 +93,7 @@ async def burst(robot: Robot, connector: TestConnector, size: int, kill: bool) -
         replies += 1
         arrived = time.perf_counter()
         if not killed:
-            pid = robot.zygote.pid if robot.zygote is not None else None
-            if pid is not None:
+            for pid in (robot.zygote.pids if robot.zygote is not None else {}).values():
                 os.kill(pid, signal.SIGKILL)
             killed = True
         if message.text in sent_at:

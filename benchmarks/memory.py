@@ -1,10 +1,10 @@
-"""Memory: the robot, its zygote, one running child of each language, and the spare pool.
+"""Memory: the robot, its zygotes, one running child of each language, and the spare pool.
 
     .venv/bin/python benchmarks/memory.py [--modes fresh,zygote,spare] [--json PATH]
 
 For each child mode the engine offers, a new robot process with one trivial Lua and one
 trivial JavaScript plugin (benchmarks/cold.py's) starts on the test connector, then reads from
-/proc/<pid>/smaps_rollup: its own memory, its zygote's, each spare child's (summed per
+/proc/<pid>/smaps_rollup: its own memory, each binding's zygote's, each spare child's (summed per
 binding), and that of one child of each language while it runs — the `hold` command pauses
 for 1.5 s in a robot call, and is measured 0.3 s into it. RSS counts every page a process
 maps; PSS divides each shared page among the processes sharing it, so the PSS of a zygote and
@@ -81,8 +81,6 @@ async def _one(root: Path, mode: str) -> None:
     robot, connector = await start_robot(root, mode)
     figures: dict[str, Any] = {"robot": smaps("self")}
     try:
-        if robot.zygote is not None and robot.zygote.pid is not None:
-            figures["zygote"] = smaps(robot.zygote.pid)
         spares = getattr(robot, "spares", None)
         for binding in bindings:
             if spares is not None:
@@ -94,6 +92,9 @@ async def _one(root: Path, mode: str) -> None:
                     "count": len(sizes),
                 }
             figures[f"child.{binding}"] = await _running_child(robot, connector, binding)
+        # Each binding's zygote, once its children have run (V8 starts at the first).
+        for binding, pid in (robot.zygote.pids if robot.zygote is not None else {}).items():
+            figures[f"zygote.{binding}"] = smaps(pid)
     finally:
         await robot.stop(grace=5)
     print(json.dumps(figures), flush=True)
@@ -111,7 +112,9 @@ def run_once(root: Path, mode: str) -> dict[str, Any]:
 
 LABELS = {
     "robot": "the robot process",
-    "zygote": "the zygote",
+    "zygote.lua": "the Lua zygote",
+    "zygote.js": "the JavaScript zygote",
+    "zygote.go": "the Go zygote",
     "child.lua": "one running Lua child",
     "child.js": "one running JavaScript child",
     "spares.lua": "the Lua spares",

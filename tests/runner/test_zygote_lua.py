@@ -3,7 +3,7 @@
 Every child of a zygote that preloads the Lua binding inherits a copy-on-write copy of one
 sandboxed state, built in the zygote before any request: these tests hold that each copy is
 private to its child, takes its request's memory limit, and that the zygote stays safe to
-fork; and that a robot preloads only the bindings its extensions use.
+fork; and that a robot gives each binding its extensions use a zygote of its own.
 """
 
 from __future__ import annotations
@@ -102,16 +102,23 @@ if arg[1] == "_configure" then return "Commands: [{Command: hi, Regex: '^hi$'}]"
 gopherbot.Robot:new():Say("hi there")
 return gopherbot.task.Normal
 """
+JS_EXTENSION = """\
+const { Robot, task } = require('gopherbot_v1')();
+if (process.argv[2] === "_configure") {
+  "Commands: [{Command: hey, Regex: '^hey$'}]";
+} else {
+  new Robot().Say("hey there");
+  task.Normal;
+}
+"""
 
 
 @pytest.mark.parametrize("with_js", [False, True])
-def test_a_robot_preloads_only_the_bindings_its_extensions_use(
-    tmp_path: Path, with_js: bool
-) -> None:
+def test_each_binding_has_its_own_zygote_preloading_it_alone(tmp_path: Path, with_js: bool) -> None:
     (tmp_path / "conf").mkdir()
     (tmp_path / "ext").mkdir()
     (tmp_path / "ext" / "hi.lua").write_text(LUA_EXTENSION)
-    (tmp_path / "ext" / "hey.js").write_text("1;\n")
+    (tmp_path / "ext" / "hey.js").write_text(JS_EXTENSION)
     js = "  hey: {Path: ext/hey.js}\n" if with_js else "  hey: {Path: ext/hey.js, Disabled: true}\n"
     (tmp_path / "conf" / "robot.yaml").write_text(
         textwrap.dedent("""\
@@ -122,22 +129,31 @@ def test_a_robot_preloads_only_the_bindings_its_extensions_use(
         + js
     )
 
-    async def go() -> tuple[str, str]:
+    async def go() -> tuple[list[str], dict[str, str]]:
         robot = Robot(tmp_path, state_dir=tmp_path / "state", environ={})
         await robot.load()
         connector = TestConnector({})
         await robot.start({"test": connector}, primary="test")
         try:
-            await connector.inject("alice", ";hi", "general")
-            reply = await connector.next_sent(30)
-            assert reply is not None
-            assert robot.zygote is not None and robot.zygote.pid is not None
-            with open(f"/proc/{robot.zygote.pid}/maps") as handle:
-                return reply.text, handle.read()
+            replies = []
+            for command in [";hi"] + ([";hey"] if with_js else []):
+                await connector.inject("alice", command, "general")
+                reply = await connector.next_sent(30)
+                assert reply is not None
+                replies.append(reply.text)
+            assert robot.zygote is not None
+            maps = {}
+            for binding, pid in robot.zygote.pids.items():
+                with open(f"/proc/{pid}/maps") as handle:
+                    maps[binding] = handle.read()
+            return replies, maps
         finally:
             await robot.stop(grace=5)
 
-    text, maps = asyncio.run(go())
-    assert text == "hi there"
-    assert "lua54" in maps  # the Lua binding's engine, preloaded for its children
-    assert ("libmini_racer" in maps) == with_js  # V8's library only where JavaScript runs
+    replies, maps = asyncio.run(go())
+    assert replies == ["hi there", "hey there"][: 2 if with_js else 1]
+    assert sorted(maps) == (["js", "lua"] if with_js else ["lua"])
+    assert "lua54" in maps["lua"]  # the Lua engine, preloaded for the Lua children
+    assert "libmini_racer" not in maps["lua"]  # and never V8's library
+    if with_js:
+        assert "libmini_racer" in maps["js"] and "lua54" not in maps["js"]

@@ -71,7 +71,7 @@ from burrow.runner.limits import ChildLimits
 from burrow.runner.privsep import ChildIdentity, PrivSepError, resolve_account, self_check
 from burrow.runner.process import Spawner
 from burrow.runner.spares import SparePool, spare_sizes
-from burrow.runner.zygote import Zygote
+from burrow.runner.zygote import BindingZygotes
 
 log = logging.getLogger("burrow.robot")
 
@@ -118,7 +118,7 @@ class Robot:
         self.datums: Datums | None = None
         self.memory: ShortTermMemory | None = None
         self.secrets: SecretBox | None = None
-        self.zygote: Zygote | None = None
+        self.zygote: BindingZygotes | None = None  # a zygote per binding
         self.spares: SparePool | None = None  # prepared children, kept beside the zygote
         self._inbox: asyncio.Queue[IncomingMessage] = asyncio.Queue()
         self._tasks: set[asyncio.Task[object]] = set()
@@ -159,9 +159,8 @@ class Robot:
             # With its children's limits, the zygote sets up what fits them once (JavaScript:
             # V8 with the flags they need) and every fork inherits it.
             limits = self.child_limits(False).to_hello()
-            self.zygote = Zygote(
-                preload=_preload_modules(self.registry, self.config), limits=limits
-            )
+            preloads = _preload_modules(self.registry, self.config)
+            self.zygote = BindingZygotes(preloads, limits=limits)
         await self._check_privsep()
         self.catalog = await build_catalog(
             self.loaded,
@@ -637,11 +636,11 @@ class Robot:
         return IncomingMessage(protocol=self.primary_protocol, user="", text="", channel=channel)
 
 
-def _preload_modules(registry: BindingRegistry, config: RobotConfig) -> list[str]:
-    """What the zygote imports once for every child: the method modules of each binding that
-    an extension of robot.yaml uses.
+def _preload_modules(registry: BindingRegistry, config: RobotConfig) -> dict[str, list[str]]:
+    """What each binding's zygote imports once for all its children: the binding's method
+    modules, for each binding that an extension of robot.yaml uses.
 
-    Only those: every page the zygote holds is mapped again at every fork and unmapped at every
+    Only those: every page a zygote holds is mapped again at every fork and unmapped at every
     exit, and an unused binding can be large (the JavaScript one maps V8's library, about
     25 MiB, which made each Lua child cost about 0.4 ms more CPU). A binding no extension
     names is still served, by a child that imports it itself.
@@ -652,10 +651,9 @@ def _preload_modules(registry: BindingRegistry, config: RobotConfig) -> list[str
         for spec in specs.values()
         if not spec.disabled
     ]
-    modules = []
+    preloads = {}
     for binding in registry.bindings.values():
-        if not any(path.endswith(tuple(binding.suffixes)) for path in paths):
-            continue
-        for target in binding.methods.values():
-            modules.append(target.partition(":")[0])
-    return sorted(set(modules))
+        if any(path.endswith(tuple(binding.suffixes)) for path in paths):
+            targets = binding.methods.values()
+            preloads[binding.name] = sorted({target.partition(":")[0] for target in targets})
+    return preloads
