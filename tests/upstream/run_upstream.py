@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Acceptance: Gopherbot's Lua and JavaScript test robots, run unchanged by `burrow transcript`.
+"""Acceptance: Gopherbot's Lua, JavaScript and Go test robots, run unchanged by `burrow transcript`.
 
 Reads a mirror of Gopherbot's repository at run time (nothing of it is kept in this project),
 translates each test robot's configuration to Burrow's format (docs/configuration.md), copies
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MIRROR = Path(
     os.environ.get("BURROW_GOPHERBOT_MIRROR", "/work/.mirror/lnxjedi+gopherbot/repo")
 )
-DEFAULT_ROBOTS = ("luafull", "jsfull")
+DEFAULT_ROBOTS = ("luafull", "jsfull", "gofull")
 SUITES = "integration/suites/data"
 STUB = """\
 -- Written by tests/upstream/run_upstream.py. It stands in for a Gopherbot task that Burrow has
@@ -297,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR, help="Gopherbot mirror")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a new one in /tmp)")
-    parser.add_argument("--robot", action="append", help="test robot (default: luafull, jsfull)")
+    parser.add_argument(
+        "--robot", action="append", help="test robot (default: luafull, jsfull, gofull)"
+    )
     parser.add_argument("--suite", action="append", default=[], help="only suites named so")
     parser.add_argument("--timeout", help="per case, e.g. 5s (default: Gopherbot's 14s)")
     args = parser.parse_args(argv)

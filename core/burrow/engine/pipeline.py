@@ -522,8 +522,14 @@ class Pipeline:
         outer = self.current, self.execution
         self.current = step
         self.log(LogLevel.Debug, f"running {task.kind} {step.describe()}")
-        # Upstream's built-in plugins are Go plugins: the robot's own code, not a child.
-        ran = events.Event.GoPluginRan if task.builtin is not None else events.Event.ExternalTaskRan
+        # Upstream's built-in plugins are Go plugins: the robot's own code, not a child; so are
+        # its external `.go` plugins (bot/calltask.go), which the go binding runs here.
+        go_plugin = task.kind is TaskKind.PLUGIN and getattr(task.binding, "name", "") == "go"
+        ran = (
+            events.Event.GoPluginRan
+            if task.builtin is not None or go_plugin
+            else events.Event.ExternalTaskRan
+        )
         if record:
             self.record(ran, task.name)
         try:
