@@ -195,7 +195,8 @@ def main() -> int:
         if yaegi and gopath is not None:
             flags = ["run", "-syscall", "-unsafe", "-unrestricted", "burrowext"]
             ways.append(("yaegi", [yaegi, *flags], gopath / "src"))
-        for command, what in (("hi", "trivial command (one robot call)"), ("spin", "10^7-step loop")):
+        kinds = (("hi", "trivial command (one robot call)"), ("spin", "10^7-step loop"))
+        for command, what in kinds:
             for way, argv, cwd in ways:
                 runs = args.runs if command == "hi" else max(3, args.runs // 4)
                 way_env = dict(env, GOPATH=str(gopath), GO111MODULE="off") if gopath else env
