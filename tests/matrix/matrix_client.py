@@ -52,6 +52,8 @@ class Person:
     account: Account
     since: str = ""
     seen: list[Seen] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    listening_since: int = 0  # ms; events older than the first sync are not "seen"
 
     @property
     def user_id(self) -> str:
@@ -156,6 +158,7 @@ class Person:
         }
         first = not self.since
         if first:
+            self.listening_since = int(time.time() * 1000) - 1000
             query["timeout"] = "0"
         else:
             query["since"] = self.since
@@ -169,11 +172,36 @@ class Person:
             return []
         new: list[Seen] = []
         for room_id, room in (got.get("rooms", {}).get("join") or {}).items():
-            for event in (room.get("timeline") or {}).get("events") or []:
-                if event.get("type") == "m.room.message":
+            timeline = room.get("timeline") or {}
+            if timeline.get("limited") and timeline.get("prev_batch"):
+                new.extend(self._page_back(room_id, str(timeline["prev_batch"])))
+            for event in timeline.get("events") or []:
+                if event.get("type") == "m.room.message" and event["event_id"] not in self.ids:
                     new.append(Seen(room_id, event))
+                    self.ids.add(event["event_id"])
         self.seen.extend(new)
         return new
+
+    def _page_back(self, room_id: str, token: str) -> list[Seen]:
+        """A `limited` timeline skipped events: fetch them, back to the first one seen."""
+        found: list[Seen] = []
+        quoted = urllib.parse.quote(room_id, safe="")
+        while True:
+            query = urllib.parse.urlencode({"dir": "b", "from": token, "limit": "100"})
+            page = self.call("GET", f"/_matrix/client/v3/rooms/{quoted}/messages?{query}")
+            chunk = page.get("chunk") or []
+            fresh = [
+                e
+                for e in chunk
+                if e["event_id"] not in self.ids and e["origin_server_ts"] >= self.listening_since
+            ]
+            for event in fresh:
+                if event.get("type") == "m.room.message":
+                    found.append(Seen(room_id, event))
+                    self.ids.add(event["event_id"])
+            if len(fresh) < len(chunk) or not chunk or not page.get("end"):
+                return list(reversed(found))
+            token = str(page["end"])
 
     def wait_for(
         self,

@@ -26,6 +26,7 @@ Commands:
 - {Command: md, Regex: '(?i:md)'}
 - {Command: long, Regex: '(?i:long) (\d+)'}
 - {Command: say, Regex: '(?i:say) (.+)'}
+- {Command: who, Regex: '(?i:who am i)'}
 ]]
 local gopherbot = require "gopherbot_v1"
 local task, ret, fmt, Robot = gopherbot.task, gopherbot.ret, gopherbot.fmt, gopherbot.Robot
@@ -37,6 +38,11 @@ if command == "echo" then
   bot:Reply(arg[2])
 elseif command == "say" then
   bot:Say(arg[2])
+elseif command == "who" then
+  local full = bot:GetSenderAttribute("fullname")
+  local first = bot:GetSenderAttribute("firstname")
+  local id = bot:GetSenderAttribute("id")
+  bot:Say(string.format("%s|%s|%s|%s", bot.user, full, first, id))
 elseif command == "ask" then
   local reply, rv = bot:PromptForReply("YesNo", "Really?")
   bot:Say("answer '" .. reply .. "' " .. ret:string(rv))

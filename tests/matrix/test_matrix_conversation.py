@@ -66,6 +66,10 @@ def test_a_direct_message_needs_no_alias_and_is_answered_in_the_direct_room(
     homeserver: Homeserver, shared_robot: Robot
 ) -> None:
     carol = homeserver.person("carol")
+    quoted = carol.user_id.replace("@", "%40").replace(":", "%3A")
+    carol.call(
+        "PUT", f"/_matrix/client/v3/profile/{quoted}/displayname", {"displayname": "Carol Example"}
+    )
     room = carol.create_room(invite=(shared_robot.account.user_id,), direct=True, public=False)
     carol.wait_membership(room, shared_robot.account.user_id, "join")
     carol.sync()
@@ -75,6 +79,10 @@ def test_a_direct_message_needs_no_alias_and_is_answered_in_the_direct_room(
     # carol is not in the roster: her name is her localpart
     carol.send(room, "echo hello")
     assert carol.wait_for(_from(shared_robot, room, "hello"))[0].body == "hello"
+    # Not in the roster: her full and first names come from her Matrix profile.
+    carol.send(room, "who am i")
+    [who] = carol.wait_for(_from(shared_robot, room, "|"))
+    assert who.body == "carol|Carol Example|Carol|@carol:localhost"
 
 
 def test_a_prompt_is_answered_by_the_user(homeserver: Homeserver, shared_robot: Robot) -> None:

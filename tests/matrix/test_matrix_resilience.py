@@ -156,3 +156,24 @@ def test_a_send_that_cannot_get_through_is_retried_a_bounded_number_of_times_the
     [given_up] = [r for r in caplog.records if "was not sent" in r.getMessage()]
     assert given_up.levelno == logging.ERROR
     assert "'while down'" in given_up.getMessage()
+
+
+def test_more_messages_than_one_sync_batch_while_away_are_all_answered_once(
+    homeserver: Homeserver, make_robot: Callable[..., Robot]
+) -> None:
+    # TimelineLimit 3: a batch holds 3 messages per room, so the robot must page back.
+    robot = make_robot(TimelineLimit=3)
+    alice, general = homeserver.alice, homeserver.general
+    alice.sync()
+    alice.send(general, ";echo before 0")
+    alice.wait_for(_from(robot, general, "before 0"))
+    assert robot.stop() == 0
+    for i in range(10):
+        alice.send(general, f";echo away {i}")
+    robot.start()
+    alice.wait_for(_from(robot, general, "away"), count=10)
+    seen = alice.quiet_for(lambda s: s.sender == robot.account.user_id, 1.5)
+    assert sorted(s.body for s in seen) == sorted(
+        ["alice: before 0"] + [f"alice: away {i}" for i in range(10)]
+    )
+    assert "came before this batch" in (robot.state / "robot.log").read_text()

@@ -54,7 +54,7 @@ SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
     "account_data": {"types": ["m.direct"]},
     "room": {
-        "timeline": {"limit": 200},
+        "timeline": {"limit": 100},
         "state": {"lazy_load_members": True},
         "ephemeral": {"not_types": ["*"]},
         "account_data": {"not_types": ["*"]},
@@ -136,6 +136,7 @@ class MatrixConnector(Connector):
         self._ready = asyncio.Event()
         self._started_at = time.time()
         self._cutoff = self._started_at
+        self._last_seen: dict[str, float] = {}  # room id → time of the newest message heard
         self._seen: OrderedDict[str, None] = OrderedDict()
         # Rooms: id → channel name, and the configured ones resolved to ids.
         self._room_names: dict[str, str] = {}
@@ -184,6 +185,7 @@ class MatrixConnector(Connector):
             "next_batch": next_batch,
             "device_id": self._client.device_id if self._client else "",
             "direct": self._direct,
+            "last_seen": self._last_seen,
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +271,10 @@ class MatrixConnector(Connector):
             )
             self.client.device_id = response.device_id
         self._direct.update({str(k): str(v) for k, v in dict(saved.get("direct") or {}).items()})
+        for room, stamp in dict(saved.get("last_seen") or {}).items():
+            if isinstance(stamp, (int, float)):
+                self._last_seen[str(room)] = float(stamp)
+
         shown = settings.display_name
         if shown:
             with contextlib.suppress(MatrixRequestError, RateLimited):
@@ -330,7 +336,9 @@ class MatrixConnector(Connector):
         else:
             log.info("matrix: no saved sync position; messages from before the start are ignored")
             self._cutoff = self._started_at
-        filter_json = json.dumps(SYNC_FILTER)
+        sync_filter = json.loads(json.dumps(SYNC_FILTER))
+        sync_filter["room"]["timeline"]["limit"] = self.settings.timeline_limit
+        filter_json = json.dumps(sync_filter)
         first = True  # the first sync of a run returns at once: catch up, then listen
         while not self._stopping.is_set():
             query = {"timeout": "0" if first else str(SYNC_TIMEOUT_MS), "filter": filter_json}
@@ -388,11 +396,47 @@ class MatrixConnector(Connector):
             self._joined.add(room_id)
             for event in (room.get("state") or {}).get("events") or []:
                 self._state_event(room_id, event)
-            for event in (room.get("timeline") or {}).get("events") or []:
+            timeline = room.get("timeline") or {}
+            if timeline.get("limited") and timeline.get("prev_batch"):
+                # More happened than one batch holds (a burst, or the robot was away): page
+                # back for it, as far as the newest message already heard.
+                for event in await self._missed(room_id, str(timeline["prev_batch"])):
+                    await self._timeline_event(room_id, event)
+            for event in timeline.get("events") or []:
                 if "state_key" in event:
                     self._state_event(room_id, event)
                 else:
                     await self._timeline_event(room_id, event)
+
+    async def _missed(self, room_id: str, before: str) -> list[Mapping[str, Any]]:
+        """The messages of a room between the last one handled and `before`, oldest first."""
+        bound = max(self._last_seen.get(room_id, 0.0), self._cutoff)
+        found: list[Mapping[str, Any]] = []
+        token = before
+        path = MatrixPath.v3.rooms[room_id].messages
+        query = {"dir": "b", "limit": "100", "filter": json.dumps({"types": ["m.room.message"]})}
+        for _ in range(50):  # at most 5,000 messages
+            try:
+                page = await self._patiently(
+                    "paging back",
+                    lambda t=token: self._request(Method.GET, path, query={**query, "from": t}),
+                )
+            except MatrixRequestError as exc:
+                log.error("matrix: cannot page back in %s for missed messages: %s", room_id, exc)
+                break
+            chunk = page.get("chunk") or []
+            older = [e for e in chunk if float(e.get("origin_server_ts") or 0) / 1000 > bound]
+            found.extend(older)
+            if len(older) < len(chunk) or not page.get("end") or not chunk:
+                break
+            token = str(page["end"])
+        if found:
+            log.info(
+                "matrix: %d message(s) in %s came before this batch; handling them",
+                len(found),
+                room_id,
+            )
+        return list(reversed(found))
 
     def _state_event(self, room_id: str, event: Mapping[str, Any]) -> None:
         kind = event.get("type")
@@ -482,7 +526,9 @@ class MatrixConnector(Connector):
         sender = str(event.get("sender") or "")
         if sender == self.settings.user_id:
             return  # the robot's own echo
-        if float(event.get("origin_server_ts") or 0) / 1000 < self._cutoff:
+        stamp = float(event.get("origin_server_ts") or 0) / 1000
+        self._last_seen[room_id] = max(self._last_seen.get(room_id, 0.0), stamp)
+        if stamp < self._cutoff:
             log.info("matrix: ignoring %s from %s: from before the robot started", event_id, sender)
             return
         content = event.get("content") or {}

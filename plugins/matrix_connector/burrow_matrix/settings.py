@@ -39,6 +39,7 @@ _KNOWN = {
     "CatchUp",
     "SendRetries",
     "MessageLimit",
+    "TimelineLimit",
     "DisplayName",
     STATE_FOLDER_KEY,
 }
@@ -69,6 +70,7 @@ class MatrixSettings:
     catch_up: float = 600.0
     send_retries: int = 5
     message_limit: int = 16000
+    timeline_limit: int = 100
     display_name: str = ""
     state_folder: str = ""
 
@@ -224,6 +226,7 @@ def parse_settings(config: Mapping[str, Any]) -> MatrixSettings:
         catch_up=catch_up,
         send_retries=_int(config, "SendRetries", 5, 0, 100),
         message_limit=_int(config, "MessageLimit", 16000, 200, 30000),
+        timeline_limit=_int(config, "TimelineLimit", 100, 1, 1000),
         display_name=_string(config, "DisplayName"),
         state_folder=_string(config, STATE_FOLDER_KEY),
     )
