@@ -1,0 +1,84 @@
+"""The hand-over, frame by frame: the Python child becomes the Go program mid-session."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from burrow_go.build import program_for
+
+from burrow.rpc.codec import Notification, Request, Response, encode
+
+GO_CHILD = ("--binding", "go", "--distribution", "burrowbot-go")
+
+PLUGIN = """\
+package main
+
+import "github.com/lnxjedi/gopherbot/robot"
+
+var cfg = []byte(`{}`)
+
+func Configure() *[]byte { return &cfg }
+
+func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal {
+	r.Say("param=%s", r.GetParameter("X"))
+	return robot.Normal
+}
+"""
+
+
+def plugin(tmp_path: Path) -> tuple[str, str]:
+    path = tmp_path / "session.go"
+    path.write_text(PLUGIN)
+    return str(path), program_for(str(path), "plugin")  # built before the child looks
+
+
+def run_params(path: str) -> list[dict[str, object]]:
+    return [{"path": path, "name": "session", "kind": "plugin", "args": ["x"], "bot": {}}]
+
+
+def test_the_program_continues_the_session_the_python_child_began(raw_child, tmp_path) -> None:
+    path, program = plugin(tmp_path)
+    child = raw_child(*GO_CHILD)
+    pid = child.hello().result["pid"]
+    child.send(Request(7, "go_run", run_params(path)))
+    first = child.receive()
+    # The same process, now the program: it numbers its own requests from 0.
+    assert os.readlink(f"/proc/{pid}/exe") == program
+    assert first == Request(0, "robot_call", [{"method": "GetParameter", "args": ["X"]}])
+    child.send(Response(0, None, {"string": "forty-two"}))
+    said = child.receive()
+    assert isinstance(said, Request) and said.msgid == 1
+    assert said.params[0]["method"] == "Say" and said.params[0]["args"] == ["param=forty-two"]
+    child.send(Response(1, None, {"ret_val": 0}))
+    assert child.receive() == Response(7, None, {"ret_val": 0})
+    assert child.request(8, "$/shutdown", {}).result == {"ok": True}
+    assert child.wait() == 0
+
+
+def test_a_cancel_half_read_before_the_exec_is_waited_for_and_honoured(raw_child, tmp_path) -> None:
+    path, _ = plugin(tmp_path)
+    child = raw_child(*GO_CHILD)
+    child.hello()
+    cancel = encode(Notification("$/cancel", [{"msgid": 3}]))
+    child.send_bytes(encode(Request(3, "go_run", run_params(path))) + cancel[:5])
+    time.sleep(0.3)  # the child holds the request and half a frame
+    child.send_bytes(cancel[5:])
+    answer = child.receive()
+    assert isinstance(answer, Response) and answer.msgid == 3
+    assert answer.error is not None and answer.error["code"] == "canceled"  # nothing ran
+    child.close_stdin()
+    assert child.wait() == 0
+
+
+def test_a_frame_over_the_size_limit_ends_the_program_with_status_2(raw_child, tmp_path) -> None:
+    path, _ = plugin(tmp_path)
+    child = raw_child(*GO_CHILD)
+    child.request(0, "$/hello", {"versions": [1], "max_message_size": 4096})
+    child.send(Request(1, "go_run", run_params(path)))
+    call = child.receive()
+    assert isinstance(call, Request) and call.method == "robot_call"
+    child.send(Response(call.msgid, None, {"string": "x" * 5000}))
+    assert child.wait() == 2
+    assert "exceeds the size limit" in child.stderr()
