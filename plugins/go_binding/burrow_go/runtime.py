@@ -126,7 +126,10 @@ def _still_building(located: Located, ctx: ExecutionContext) -> dict[str, Any]:
         "standard library and takes a while); try again in a moment"
     )
     ctx.log(_LOG_WARN, message)
-    ctx.robot_call("Say", [message])
+    try:
+        ctx.robot_call("Say", [message])
+    except RpcError:
+        pass  # nowhere to say it (the log has it)
     return {"ret_val": _TASK_FAIL}
 
 
