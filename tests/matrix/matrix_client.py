@@ -53,6 +53,7 @@ class Person:
     since: str = ""
     seen: list[Seen] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
+    invited: list[str] = field(default_factory=list)  # rooms this person was invited to
     listening_since: int = 0  # ms; events older than the first sync are not "seen"
 
     @property
@@ -168,6 +169,7 @@ class Person:
             timeout=timeout_ms / 1000 + 30,
         )
         self.since = str(got["next_batch"])
+        self.invited.extend(got.get("rooms", {}).get("invite") or {})
         if first:
             return []
         new: list[Seen] = []

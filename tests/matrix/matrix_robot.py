@@ -27,6 +27,7 @@ Commands:
 - {Command: long, Regex: '(?i:long) (\d+)'}
 - {Command: say, Regex: '(?i:say) (.+)'}
 - {Command: who, Regex: '(?i:who am i)'}
+- {Command: dm, Regex: '(?i:dm me)'}
 ]]
 local gopherbot = require "gopherbot_v1"
 local task, ret, fmt, Robot = gopherbot.task, gopherbot.ret, gopherbot.fmt, gopherbot.Robot
@@ -38,6 +39,9 @@ if command == "echo" then
   bot:Reply(arg[2])
 elseif command == "say" then
   bot:Say(arg[2])
+elseif command == "dm" then
+  bot:Direct():Say("privately")
+  bot:Say("sent " .. ret:string(bot:SendUserMessage(bot.user, "again")))
 elseif command == "who" then
   local full = bot:GetSenderAttribute("fullname")
   local first = bot:GetSenderAttribute("firstname")

@@ -117,3 +117,25 @@ def test_an_encrypted_password_logs_the_robot_in(
 
     assert [s.body for s in alice.wait_for(mine)] == ["alice: PONG"]
     robot.stop()
+
+
+def test_refused_credentials_stop_the_robot_with_a_clear_error(
+    homeserver: Homeserver, make_robot: Callable[..., Robot]
+) -> None:
+    other = homeserver.synapse.register("notthebot")
+    for token, says in (
+        ("syt_not_a_token", "M_UNKNOWN_TOKEN"),
+        (other.access_token, "the access token belongs to @notthebot:localhost"),
+    ):
+        robot = make_robot(start=False, token_in_env=False, environ={"MATRIX_ACCESS_TOKEN": token})
+        result = subprocess.run(
+            [sys.executable, "-m", "burrow", "run", str(robot.folder), "--state", str(robot.state)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", "BURROW_BINDINGS": "", "MATRIX_ACCESS_TOKEN": token},
+        )
+        assert "cannot log in to" in result.stderr, result.stderr
+        assert says in result.stderr
+        assert "Traceback" not in result.stderr

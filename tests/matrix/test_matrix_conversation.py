@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from matrix_client import Homeserver, Person, Seen
 from matrix_robot import DISPLAY_NAME, Robot
 
@@ -152,3 +154,22 @@ def test_a_room_the_robot_is_not_in(homeserver: Homeserver, shared_robot: Robot)
         == []
     )
     assert "refusing" in (shared_robot.state / "robot.log").read_text()
+
+
+def test_the_robot_opens_a_direct_room_to_message_a_user_privately(
+    homeserver: Homeserver, shared_robot: Robot
+) -> None:
+    bob = homeserver.bob
+    bob.sync()
+    bob.send(homeserver.general, ";dm me")
+    bob.wait_for(_from(shared_robot, homeserver.general, "sent Ok"))
+    deadline = time.monotonic() + 20
+    while not bob.invited and time.monotonic() < deadline:
+        bob.sync()
+    [room] = bob.invited  # one direct room, re-used for the second message
+    bob.join(room)
+    privately = bob.wait_for(lambda s: s.room_id == room, count=2)
+    assert [s.body for s in privately] == ["privately", "again"]
+    # The robot hears bob there as in a DM: no alias needed.
+    bob.send(room, "ping")
+    assert bob.wait_for(_from(shared_robot, room, "PONG"))[0].body == "PONG"

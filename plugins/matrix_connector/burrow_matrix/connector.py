@@ -62,6 +62,10 @@ SYNC_FILTER = {
 }
 
 
+class LoginRefused(Exception):
+    """The credentials work but are not the configured robot's."""
+
+
 class RateLimited(Exception):
     """The homeserver answered 429; `retry_after` is how many seconds it asked to wait."""
 
@@ -111,6 +115,15 @@ class _HTTPAPI(HTTPAPI):
                     message=message,
                 )
             return await response.json(), response
+
+
+def _describe(error: BaseException) -> str:
+    """A homeserver's refusal with its status and Matrix error code, as it said it."""
+    if isinstance(error, MatrixRequestError):
+        code = getattr(error, "errcode", None) or ""
+        said = getattr(error, "message", None) or str(error)
+        return f"HTTP {getattr(error, 'http_status', '?')} {code}: {said}".replace("  ", " ")
+    return str(error)
 
 
 def _transient(error: BaseException) -> bool:
@@ -254,9 +267,9 @@ class MatrixConnector(Connector):
         if settings.access_token:
             whoami = await self._patiently("whoami", self.client.whoami)
             if whoami.user_id != settings.user_id:
-                raise ValueError(
-                    f"robot.yaml: ProtocolConfig.matrix.UserID is {settings.user_id}, but the "
-                    f"access token belongs to {whoami.user_id}"
+                raise LoginRefused(
+                    f"ProtocolConfig.matrix.UserID is {settings.user_id}, but the access token "
+                    f"belongs to {whoami.user_id}"
                 )
             self.client.device_id = DeviceID(whoami.device_id or device)
         else:
@@ -308,7 +321,18 @@ class MatrixConnector(Connector):
     async def run(self, host: ConnectorHost) -> None:
         self._host = host
         try:
-            await self._login()
+            try:
+                await self._login()
+            except (MatrixRequestError, LoginRefused) as exc:
+                # Not a passing failure: the robot cannot chat; it stops, saying why.
+                log.error(
+                    "matrix: %s cannot log in to %s: %s — check the access token or password "
+                    "(docs/matrix.md, 'Setting up a robot account')",
+                    self.settings.user_id,
+                    self.settings.homeserver,
+                    _describe(exc),
+                )
+                return
             await self._join_configured()
             saved = self._load_state()
             token = (
@@ -324,6 +348,7 @@ class MatrixConnector(Connector):
         finally:
             if self._session is not None:
                 await self._session.close()
+            self._client = None  # what is asked from now on fails at once
             self._ready.set()
 
     async def wait_ready(self) -> None:

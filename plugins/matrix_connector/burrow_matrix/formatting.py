@@ -36,7 +36,7 @@ def split_text(text: str, limit: int) -> list[str]:
     rest = text
     while len(rest.encode()) > limit:
         # The longest prefix within the limit, in characters.
-        head = rest.encode()[:limit].decode(errors="ignore")
+        head = rest.encode()[:limit].decode(errors="ignore") or rest[0]  # at least a character
         cut = head.rfind("\n")
         if cut < len(head) // 2:
             cut = head.rfind(" ")
