@@ -173,3 +173,13 @@ def test_the_robot_opens_a_direct_room_to_message_a_user_privately(
     # The robot hears bob there as in a DM: no alias needed.
     bob.send(room, "ping")
     assert bob.wait_for(_from(shared_robot, room, "PONG"))[0].body == "PONG"
+
+
+def test_the_robot_ignores_its_own_echoes(homeserver: Homeserver, shared_robot: Robot) -> None:
+    alice = homeserver.alice
+    alice.sync()
+    alice.send(homeserver.general, ";say ;echo to myself")
+    alice.wait_for(_from(shared_robot, homeserver.general, ";echo to myself"))
+    # Were it to hear itself, it would answer its own command.
+    said = alice.quiet_for(_from(shared_robot, homeserver.general, "to myself"), 1.5)
+    assert [s.body for s in said] == [";echo to myself"]

@@ -177,3 +177,33 @@ def test_more_messages_than_one_sync_batch_while_away_are_all_answered_once(
         ["alice: before 0"] + [f"alice: away {i}" for i in range(10)]
     )
     assert "came before this batch" in (robot.state / "robot.log").read_text()
+
+
+def test_a_new_robot_ignores_what_was_said_before_it_started(
+    homeserver: Homeserver, make_robot: Callable[..., Robot]
+) -> None:
+    alice, general = homeserver.alice, homeserver.general
+    alice.sync()
+    robot = make_robot(start=False)
+    alice.send(general, ";echo too early")
+    time.sleep(0.05)
+    robot.start()
+    alice.send(general, ";echo in time")
+    alice.wait_for(_from(robot, general, "in time"))
+    seen = alice.quiet_for(lambda s: s.sender == robot.account.user_id, 1.5)
+    assert [s.body for s in seen] == ["alice: in time"]
+
+
+def test_an_invitation_to_a_configured_private_room_is_accepted(
+    homeserver: Homeserver, make_robot: Callable[..., Robot]
+) -> None:
+    alice = homeserver.alice
+    ops = alice.create_room("ops", public=False)
+    # It cannot join #ops at start (private, not invited): it says so and runs on.
+    robot = make_robot(Rooms=["#general:localhost", "#ops:localhost"])
+    assert "cannot join #ops:localhost" in (robot.state / "robot.log").read_text()
+    alice.call("POST", f"/_matrix/client/v3/rooms/{ops}/invite", {"user_id": robot.account.user_id})
+    alice.wait_membership(ops, robot.account.user_id, "join")
+    alice.sync()
+    alice.send(ops, ";ping")
+    assert alice.wait_for(_from(robot, ops, "PONG"))[0].body == "alice: PONG"
