@@ -191,17 +191,21 @@ def test_a_late_reply_is_blamed_on_the_case_that_caused_it(tmp_path: Path) -> No
     assert "Which way?" in first["problems"][0]
 
 
-def test_a_gopherbot_flow_suite_is_refused_with_the_reason(tmp_path: Path) -> None:
+def test_a_gopherbot_suite_with_both_cases_and_a_flow_is_refused_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    # Flow suites are played (tests/lua/test_lua_transcript_flow.py); Gopherbot would play the
+    # flow and silently ignore the cases, so a file with both is refused.
     suite = write(
         tmp_path,
-        "name: Flow\nconfig_dir: test/membrain\nflow:\n  - name: one\n    wait_for_idle: true\n",
+        "name: Flow\nconfig_dir: test/membrain\nflow:\n  - name: one\n    wait_for_idle: true\n"
+        "cases:\n  - input: {user: alice, text: hi}\n",
     )
 
     done = burrow("transcript", str(ROBOT), str(suite))
 
     assert done.returncode == 2
-    assert f"{suite}: flow: Gopherbot's scripted flows are not supported" in done.stderr
-    assert "(line 3)" in done.stderr
+    assert f"{suite}: a suite has either cases or a flow, not both" in done.stderr
 
 
 def test_a_misspelt_gopherbot_key_is_named_with_its_line(tmp_path: Path) -> None:

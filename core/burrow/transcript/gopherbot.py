@@ -17,8 +17,12 @@ The format is the one `integration/suites/yaml_loader.go` reads in Gopherbot
 
 What is accepted but not used (`config_dir`, `metadata`, `log_name`, `in_reply_to`, which
 Gopherbot does not check either) is said in the report's notes, never dropped silently.
-Gopherbot's `flow` suites (scripted steps instead of cases) are not supported yet: such a file
-is refused with a message saying so.
+Gopherbot's `flow` suites (scripted steps instead of cases) are played step by step, as its
+runner does (`runYAMLFlow`): each step may run a `case`, `wait_for_idle` (the robot's `_init`
+pipelines have ended), `drain_events`, `sleep`, `send` a message, `receive` the next one (checked
+as a reply is, then `exact_text`, `contains`, `contains_none` and their `_upper` forms,
+`capture_regex`, `save_text_as` and `capture_pipeline_wid`, whose values `${name}` stands for in
+later steps) and `expect_events`. The first step that fails ends the flow.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from burrow.engine.config.durations import parse_duration
 from burrow.transcript.model import (
     Case,
     Expected,
+    Flow,
     Input,
     Plan,
     TranscriptError,
@@ -99,6 +104,70 @@ class GopherbotCase(_Model):
         return value
 
 
+class PipelineCapture(_Model):
+    """`capture_pipeline_wid`: the id of a pipeline in a `ps` listing, saved as `name`."""
+
+    name: str = ""
+    pipeline: str = ""
+    command: str = ""
+
+
+class Receive(_Model):
+    """A flow's `receive`: the next message the robot sends, and what to check and keep of it."""
+
+    user: str = ""
+    channel: str = ""
+    text_pattern: str = ""
+    threaded: bool = False
+    save_text_as: str = ""
+    exact_text: str = ""
+    contains: list[str] = Field(default_factory=list)
+    contains_upper: list[str] = Field(default_factory=list)
+    contains_none: list[str] = Field(default_factory=list)
+    contains_none_upper: list[str] = Field(default_factory=list)
+    capture_regex: dict[str, str] = Field(default_factory=dict)
+    capture_pipeline_wid: PipelineCapture | None = None
+
+    @field_validator("text_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        # A pattern with ${name} is checked once the name is known, when the step runs.
+        return value if "${" in value else check_pattern(value)
+
+    @field_validator("capture_regex")
+    @classmethod
+    def _captures(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern in value.values():
+            if "${" not in pattern:
+                check_pattern(pattern)
+        return value
+
+
+class FlowStep(_Model):
+    """One step of a flow suite (Gopherbot's yamlFlowStep), its parts run in this order."""
+
+    name: str = ""
+    case: GopherbotCase | None = None
+    wait_for_idle: bool = False
+    drain_events: bool = False
+    sleep: str = ""
+    send: Message | None = None
+    receive: Receive | None = None
+    expect_events: list[str] = Field(default_factory=list)
+
+    @field_validator("expect_events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        return check_events(value)
+
+    @field_validator("sleep")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if value.strip():
+            parse_duration(value)
+        return value
+
+
 class Metadata(_Model):
     """Labels for selecting suites; informational here."""
 
@@ -124,7 +193,7 @@ class GopherbotSuite(_Model):
     before_start: Literal["", "test_http_server", "development_environment"] = ""
     capabilities: dict[str, Capabilities] = Field(default_factory=dict)
     cases: list[GopherbotCase] = Field(default_factory=list)
-    flow: list[dict[str, Any]] = Field(default_factory=list)
+    flow: list[FlowStep] = Field(default_factory=list)
 
 
 def is_gopherbot_suite(data: Any) -> bool:
@@ -138,14 +207,13 @@ def load_gopherbot_suite(path: Path, data: Any, lines: Mapping[tuple[str | int, 
         suite = GopherbotSuite.model_validate(data)
     except ValidationError as exc:
         raise validation_error(path, exc, lines) from None
-    if suite.flow:
-        line = lines.get(("flow",))
+    if suite.flow and suite.cases:
         raise TranscriptError(
-            f"{path}: flow: Gopherbot's scripted flows are not supported by burrow transcript "
-            f"yet{f' (line {line})' if line else ''}; only suites of cases are"
+            f"{path}: a suite has either cases or a flow, not both (Gopherbot plays the flow "
+            "and ignores the cases): keep one"
         )
-    if not suite.cases:
-        raise TranscriptError(f"{path}: cases: the suite has no cases")
+    if not suite.cases and not suite.flow:
+        raise TranscriptError(f"{path}: cases: the suite has no cases (and no flow)")
     plan = Plan(
         cases=[],
         timeout=CASE_TIMEOUT,
@@ -167,6 +235,16 @@ def load_gopherbot_suite(path: Path, data: Any, lines: Mapping[tuple[str | int, 
         plan.http_fixture = True
     elif suite.before_start == "development_environment":
         plan.environment["GOPHER_ENVIRONMENT"] = "development"
+    for index, step in enumerate(suite.flow):
+        if step.send is not None and not (step.send.user and step.send.text):
+            line = lines.get(("flow", index, "send")) or lines.get(("flow", index))
+            raise TranscriptError(
+                f"{path}: flow.{index}.send: user and text are required, and must not be empty"
+                + (f" (line {line})" if line else "")
+            )
+        plan.flow.append(
+            Flow(step, _case(path, index, step.case, lines, "flow") if step.case else None)
+        )
     for index, case in enumerate(suite.cases):
         plan.cases.append(_case(path, index, case, lines))
         replying = [i for i, r in enumerate(case.replies, 1) if r.in_reply_to]
@@ -179,14 +257,19 @@ def load_gopherbot_suite(path: Path, data: Any, lines: Mapping[tuple[str | int, 
 
 
 def _case(
-    path: Path, index: int, case: GopherbotCase, lines: Mapping[tuple[str | int, ...], int]
+    path: Path,
+    index: int,
+    case: GopherbotCase,
+    lines: Mapping[tuple[str | int, ...], int],
+    within: str = "cases",
 ) -> Case:
     given = case.input
+    at: tuple[str | int, ...] = (within, index) if within == "cases" else (within, index, "case")
     for key in ("user", "text"):
         if not getattr(given, key):
-            line = lines.get(("cases", index, "input")) or lines.get(("cases", index))
+            line = lines.get((*at, "input")) or lines.get(at)
             raise TranscriptError(
-                f"{path}: cases.{index}.input.{key}: required, and must not be empty"
+                f"{path}: {'.'.join(map(str, at))}.input.{key}: required, and must not be empty"
                 + (f" (line {line})" if line else "")
             )
     text, hidden = given.text, given.hidden

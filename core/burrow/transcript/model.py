@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -32,6 +32,9 @@ from burrow.connectors.testing import Conventions
 from burrow.engine.config.durations import parse_duration
 from burrow.engine.events import RECORDED, Event
 from burrow.engine.patterns import PatternError, compile_pattern
+
+if TYPE_CHECKING:
+    from burrow.transcript.gopherbot import FlowStep
 
 Format = Literal["burrow", "gopherbot"]
 
@@ -153,6 +156,14 @@ class Suite(_Strict):
 
 
 @dataclass
+class Flow:
+    """One step of a Gopherbot flow suite, with its `case` read as a Case."""
+
+    step: FlowStep
+    case: Case | None = None
+
+
+@dataclass
 class Plan:
     """What to play, read from either format, and how."""
 
@@ -167,6 +178,7 @@ class Plan:
     http_fixture: bool = False  # serve Gopherbot's test HTTP endpoints while the robot runs
     notes: list[str] = field(default_factory=list)  # accepted but not used, for the report
     case_notes: dict[int, list[str]] = field(default_factory=dict)  # by case index (0-based)
+    flow: list[Flow] = field(default_factory=list)  # a Gopherbot flow suite's steps, if any
 
     def notes_of(self, index: int) -> list[str]:
         """What the report must say about case `index` beyond its result."""

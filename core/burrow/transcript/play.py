@@ -39,6 +39,7 @@ class CaseResult:
     problems: list[str]
     events: list[EventRecord] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    title: str = ""  # a flow step's description; a case's is made from its input
 
     @property
     def passed(self) -> bool:
@@ -135,6 +136,8 @@ async def play(
         )
         await robot.start({"test": connector}, primary="test")
         try:
+            if plan.flow:
+                await play_flow(robot, connector, plan, run, settle)
             for index in range(len(plan.cases)):
                 late = connector.drain()
                 if late and run.results:
@@ -163,6 +166,13 @@ def _blame_late(result: CaseResult, late: list[SentMessage]) -> None:
 async def _play_case(connector: TestConnector, plan: Plan, index: int, settle: float) -> CaseResult:
     case = plan.cases[index]
     result = CaseResult(index + 1, case, [], [], notes=plan.notes_of(index))
+    return await play_case(connector, plan, case, result, settle)
+
+
+async def play_case(
+    connector: TestConnector, plan: Plan, case: Case, result: CaseResult, settle: float
+) -> CaseResult:
+    """Send one case's input and check its replies and events into `result`."""
     deadline = time.monotonic() + plan.case_timeout if plan.case_timeout else None
     i = case.input
     try:
@@ -193,5 +203,14 @@ async def _play_case(connector: TestConnector, plan: Plan, index: int, settle: f
     if case.pause:
         await asyncio.sleep(case.pause)
         result.got += connector.drain()
-    result.problems = compare(case, result.got) + compare_events(case, result.events)
+    result.problems += compare(case, result.got) + compare_events(case, result.events)
     return result
+
+
+async def play_flow(
+    robot: Robot, connector: TestConnector, plan: Plan, run: SuiteRun, settle: float
+) -> None:
+    """Play a Gopherbot flow suite's steps (burrow.transcript.flow) into `run`."""
+    from burrow.transcript.flow import FlowPlayer  # the flow's steps need the case player
+
+    await FlowPlayer(robot, connector, plan, run, settle).play()

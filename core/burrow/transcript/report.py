@@ -9,6 +9,8 @@ from burrow.transcript.play import CaseResult, SuiteRun
 
 
 def _title(r: CaseResult) -> str:
+    if r.title:  # a flow step's
+        return r.title
     i = r.case.input
     where = f"#{i.channel}" if i.channel else "DM"
     if i.thread:
