@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from burrow_go.build import cache_root, static_config
+import pytest
+from burrow_go.build import (
+    ERROR_FILE,
+    UNLOCATED_FAILURE_TTL,
+    BuildError,
+    Located,
+    cache_root,
+    static_config,
+)
 
 from conftest import GoHarness, builds
 
@@ -105,3 +114,23 @@ def test_the_build_command_builds_every_go_extension_of_a_robot(harness: GoHarne
     again = build()
     assert again.stdout.splitlines()[0] == "plugin fine: cached"
     assert Path(cache_root(), "builds.log").read_text().count(str(harness.root)) == 1
+
+
+def test_a_compile_error_is_kept_and_another_failure_expires(tmp_path: Path) -> None:
+    source = tmp_path / "kept.go"
+    source.write_text(PLUGIN.replace("STAMP", "undefinedName"))
+    located = Located(str(source), "plugin", str(tmp_path / "cache"))
+    with pytest.raises(BuildError) as raised:
+        located.build()
+    assert raised.value.line is not None and "undefined: undefinedName" in str(raised.value)
+    record = Path(located.folder, ERROR_FILE)
+    data = json.loads(record.read_text())
+    data["time"] -= 10 * UNLOCATED_FAILURE_TTL
+    record.write_text(json.dumps(data))
+    assert located.failure() is not None  # located in the extension: for good
+    data["line"] = None  # say, a compiler killed for memory
+    record.write_text(json.dumps(data))
+    assert located.failure() is None  # tried again after a while
+    data["time"] = time.time()
+    record.write_text(json.dumps(data))
+    assert located.failure() is not None  # but not at once

@@ -42,7 +42,8 @@ GOSRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gosrc")
 ROBOT_MODULE = "github.com/lnxjedi/gopherbot/robot"
 MAIN_FILE = "zz_burrow_main.go"
 BUILD_TIMEOUT = 300.0
-ERROR_FILE = "error.json"  # a compile error recorded next to where the program would be
+ERROR_FILE = "error.json"  # a build's failure, recorded next to where the program would be
+UNLOCATED_FAILURE_TTL = 600.0  # seconds a failure not located in the extension is believed
 
 NO_TOOLCHAIN = (
     "no Go toolchain: install the optional extra (pip install 'burrowbot-go[toolchain]', "
@@ -287,11 +288,16 @@ class Located:
         return os.access(self.target, os.X_OK)
 
     def failure(self) -> BuildError | None:
-        """The compile error this source was found to have, if a build recorded one."""
+        """The error a build of this source recorded: a compile error located in the extension
+        for good (the source is what it is), any other failure (a killed compiler, a full
+        disk) for UNLOCATED_FAILURE_TTL seconds, after which a build is tried again."""
         try:
             with open(os.path.join(self.folder, ERROR_FILE), encoding="utf-8") as f:
                 data = json.load(f)
-            return BuildError(str(data["message"]), data.get("line"), str(data.get("output", "")))
+            line = data.get("line")
+            if line is None and time.time() - float(data["time"]) > UNLOCATED_FAILURE_TTL:
+                return None
+            return BuildError(str(data["message"]), line, str(data.get("output", "")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -314,8 +320,7 @@ class Located:
                 os.makedirs(self.folder, exist_ok=True)
                 os.replace(os.path.join(work, "program"), self.target)
             except BuildError as exc:
-                if exc.line is not None:  # the extension's own error, not a killed compiler
-                    self._record(exc)
+                self._record(exc)  # so a background build's failure reaches the next command
                 raise
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -327,7 +332,7 @@ class Located:
 
     def _record(self, exc: BuildError) -> None:
         os.makedirs(self.folder, exist_ok=True)
-        record = {"message": str(exc), "line": exc.line, "output": exc.output}
+        record = {"message": str(exc), "line": exc.line, "output": exc.output, "time": time.time()}
         temporary = os.path.join(self.folder, f".{ERROR_FILE}.{os.getpid()}")
         with open(temporary, "w", encoding="utf-8") as f:
             json.dump(record, f)
@@ -362,7 +367,7 @@ class Located:
     def wait(self, seconds: float) -> bool:
         """Wait up to `seconds` for the program to be built, or a compile error recorded."""
         deadline = time.monotonic() + seconds
-        while not self.built() and not os.path.exists(os.path.join(self.folder, ERROR_FILE)):
+        while not self.built() and self.failure() is None:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.02)
