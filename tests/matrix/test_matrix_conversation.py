@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.parse
 
 from matrix_client import Homeserver, Person, Seen
 from matrix_robot import DISPLAY_NAME, Robot
@@ -183,3 +184,42 @@ def test_the_robot_ignores_its_own_echoes(homeserver: Homeserver, shared_robot: 
     # Were it to hear itself, it would answer its own command.
     said = alice.quiet_for(_from(shared_robot, homeserver.general, "to myself"), 1.5)
     assert [s.body for s in said] == [";echo to myself"]
+
+
+def test_malformed_messages_neither_crash_the_robot_nor_lose_what_follows(
+    homeserver: Homeserver, shared_robot: Robot
+) -> None:
+    bob = homeserver.bob
+    bob.sync()
+    bob.seen.clear()  # only this test's messages
+    room = urllib.parse.quote(homeserver.general, safe="")
+    odd = [
+        {"msgtype": "m.text", "body": ";echo odd relation", "m.relates_to": "garbage"},
+        {
+            "msgtype": "m.text",
+            "body": ";echo odd thread",
+            "m.relates_to": {"rel_type": "m.thread", "event_id": 7},
+        },
+        {
+            "msgtype": "m.text",
+            "body": "> <@x:y> quoted\n\n;echo odd reply",
+            "m.relates_to": {"m.in_reply_to": {"event_id": 5}},
+        },
+    ]
+    for n, content in enumerate(odd):
+        bob.call(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{room}/send/m.room.message/odd{time.time_ns()}{n}",
+            content,
+        )
+    bob.send(homeserver.general, ";echo still here")
+    bob.wait_for(_from(shared_robot, homeserver.general, "still here"))
+    answers = bob.quiet_for(_from(shared_robot, homeserver.general, "bob: "), 1.0)
+    # (Synapse itself refuses a body or msgtype that is not text.) A malformed relation is read
+    # as none, and a reply's quoted fallback is still removed.
+    assert sorted(s.body for s in answers) == [
+        "bob: odd relation",
+        "bob: odd reply",
+        "bob: odd thread",
+        "bob: still here",
+    ]

@@ -117,6 +117,11 @@ class _HTTPAPI(HTTPAPI):
             return await response.json(), response
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """`value` if it is a JSON object, else an empty one (senders control event contents)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _describe(error: BaseException) -> str:
     """A homeserver's refusal with its status and Matrix error code, as it said it."""
     if isinstance(error, MatrixRequestError):
@@ -413,25 +418,38 @@ class MatrixConnector(Connector):
                         self._direct.setdefault(str(room), str(user))
         rooms = response.get("rooms") or {}
         for room_id, room in (rooms.get("invite") or {}).items():
-            await self._invited(str(room_id), room)
+            try:
+                await self._invited(str(room_id), room)
+            except Exception as exc:  # noqa: BLE001 - the inviter wrote that state: skip it
+                log.warning("matrix: ignoring a malformed invitation to %s: %r", room_id, exc)
         for room_id in rooms.get("leave") or {}:
             self._joined.discard(str(room_id))
         for room_id, room in (rooms.get("join") or {}).items():
             room_id = str(room_id)
             self._joined.add(room_id)
             for event in (room.get("state") or {}).get("events") or []:
-                self._state_event(room_id, event)
+                await self._event(room_id, event)
             timeline = room.get("timeline") or {}
             if timeline.get("limited") and timeline.get("prev_batch"):
                 # More happened than one batch holds (a burst, or the robot was away): page
                 # back for it, as far as the newest message already heard.
                 for event in await self._missed(room_id, str(timeline["prev_batch"])):
-                    await self._timeline_event(room_id, event)
+                    await self._event(room_id, event)
             for event in timeline.get("events") or []:
-                if "state_key" in event:
-                    self._state_event(room_id, event)
-                else:
-                    await self._timeline_event(room_id, event)
+                await self._event(room_id, event)
+
+    async def _event(self, room_id: str, event: Any) -> None:
+        """One timeline event; a malformed one (anyone can send any JSON) is logged, skipped."""
+        try:
+            if not isinstance(event, Mapping):
+                raise TypeError(f"an event is a {type(event).__name__}")
+            if "state_key" in event:
+                self._state_event(room_id, event)
+            else:
+                await self._timeline_event(room_id, event)
+        except Exception as exc:  # noqa: BLE001 - one bad event must not stop the robot
+            what = event.get("event_id") if isinstance(event, Mapping) else None
+            log.warning("matrix: ignoring a malformed event %s in %s: %r", what, room_id, exc)
 
     async def _missed(self, room_id: str, before: str) -> list[Mapping[str, Any]]:
         """The messages of a room between the last one handled and `before`, oldest first."""
@@ -556,20 +574,25 @@ class MatrixConnector(Connector):
         if stamp < self._cutoff:
             log.info("matrix: ignoring %s from %s: from before the robot started", event_id, sender)
             return
-        content = event.get("content") or {}
+        content = _mapping(event.get("content"))
         if content.get("msgtype") not in ("m.text", "m.notice", "m.emote"):
             return
-        relation = content.get("m.relates_to") or {}
+        if not isinstance(content.get("body"), str):
+            return
+        relation = _mapping(content.get("m.relates_to"))  # a malformed relation is none
         if relation.get("rel_type") == "m.replace":
             return  # an edit: the robot answers messages once
-        text = str(content.get("body") or "")
-        if (relation.get("m.in_reply_to") or {}).get("event_id") and text.startswith("> "):
+        text = str(content["body"])
+        replying = _mapping(relation.get("m.in_reply_to")).get("event_id")
+        if replying and text.startswith("> "):
             # Strip a reply's quoted fallback (lines starting "> " then a blank line).
             lines = text.split("\n")
             while lines and lines[0].startswith(">"):
                 lines.pop(0)
             text = "\n".join(lines).lstrip("\n")
-        threaded = relation.get("rel_type") == "m.thread" and bool(relation.get("event_id"))
+        threaded = relation.get("rel_type") == "m.thread" and isinstance(
+            relation.get("event_id"), str
+        )
         thread_id = str(relation["event_id"]) if threaded else event_id
         direct = room_id in self._direct and room_id not in self._configured
         if not direct and room_id not in self._configured and not self.settings.accept_any_room:
