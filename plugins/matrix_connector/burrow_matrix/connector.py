@@ -260,7 +260,11 @@ class MatrixConnector(Connector):
         settings = self.settings
         saved = self._load_state()
         device = settings.device_id or str(saved.get("device_id") or "")
-        self._session = ClientSession()
+        # A long-poll sync answers within SYNC_TIMEOUT_MS; a server that holds a request much
+        # longer is gone: the request fails and is retried like any lost connection.
+        self._session = ClientSession(
+            timeout=aiohttp.ClientTimeout(total=SYNC_TIMEOUT_MS / 1000 + 30, connect=10)
+        )
         api = _HTTPAPI(
             settings.homeserver,
             settings.access_token,
