@@ -21,4 +21,5 @@ def register_bindings(register: RegisterBinding) -> None:
             "go_run": "burrow_go.runtime:run",
             "go_get_config": "burrow_go.runtime:get_config",
         },
+        prepare="burrow_go.runtime:prepare",
     )

@@ -19,7 +19,7 @@ import signal
 import msgpack
 
 from burrow.rpc.errors import ErrorCode, RpcError
-from burrow_go.build import BuildError, Located, NoToolchain, static_config, warm
+from burrow_go.build import GOSRC, BuildError, Located, NoToolchain, static_config, warm
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from burrow.child.context import ExecutionContext
 
-__all__ = ["get_config", "run", "zygote_preload"]
+__all__ = ["get_config", "prepare", "run", "zygote_preload"]
 
 _LOG_WARN, _LOG_ERROR = 4, 5
 _TASK_FAIL = 1  # TaskRetVal Fail: the extension has spoken for itself
@@ -78,6 +78,23 @@ def get_config(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
             )
         _known_failure(located, ctx)
     _become(located.target, params, ctx)
+
+
+def prepare(hello: dict[str, Any]) -> None:
+    """In a spare, before its request: take the way a request finds its program once (the
+    toolchain, the cache's folder, reading and hashing a source, packing the hand-over).
+
+    Nothing request-specific is done (the shipped robot module's own file is looked up, and
+    nothing is built), but a fork runs that path for the first time here rather than at the
+    request: its first run costs a fork about 0.3 ms, the pages it writes (Python's reference
+    counts) being copied from the zygote's, and a second run 0.04 ms.
+    """
+    warm()
+    try:
+        Located(os.path.join(GOSRC, "robot", "robot.go"), "plugin").built()
+    except (NoToolchain, OSError):
+        pass  # the request reports it
+    msgpack.packb({"params": {"path": "", "args": [""], "bot": {}}, "buffered": b""})
 
 
 def zygote_preload() -> None:
