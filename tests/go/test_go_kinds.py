@@ -111,6 +111,8 @@ func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetV
 	r.Say("own %s", strings.Join(own, " "))
 	out, err := exec.Command("/bin/sh", "-c", "ls /proc/$$/fd; true").Output()
 	r.Say("inherited %s %v", strings.Join(strings.Fields(string(out)), " "), err)
+	ignored, _ := exec.Command("grep", "SigIgn", "/proc/self/status").Output()
+	r.Say("ignored %s", strings.Join(strings.Fields(string(ignored)), " "))
 	env := os.Environ()
 	sort.Strings(env)
 	r.Say("env %s", strings.Join(env, " "))
@@ -130,7 +132,7 @@ def test_a_go_program_holds_the_protocol_alone_and_has_only_its_granted_environm
         ISOLATION.replace("isolation", "unrelated"),
         settings="Parameters: [{Name: NOT_YOURS, Value: other}]",
     )
-    own, inherited, env = harness.play(lambda h: h.texts("alice", ";isolation", n=3))
+    own, inherited, ignored, env = harness.play(lambda h: h.texts("alice", ";isolation", n=4))
     fds = dict(entry.split("=", 1) for entry in own.removeprefix("own ").split())
     kinds = sorted(re.sub(r"\[\d+\]|/proc/\d+/.*", "", target) for target in fds.values())
     # fd 0 /dev/null, 1 and 2 the task log, the two protocol pipes; the rest is Go's own
@@ -141,6 +143,8 @@ def test_a_go_program_holds_the_protocol_alone_and_has_only_its_granted_environm
     assert set(kinds) <= {"/dev/null", "pipe:", "anon_inode:", ""}, fds
     # What the extension starts gets stdin, stdout and stderr only.
     assert inherited == "inherited 0 1 2 <nil>"
+    # ... and no signal ignored (the Python child ignored SIGPIPE and SIGXFSZ before the exec).
+    assert ignored == "ignored SigIgn: 0000000000000000"
     names = {entry.split("=", 1)[0] for entry in env.removeprefix("env ").split()}
     assert "GRANTED" in names
     assert "ROBOT_ONLY_SECRET" not in names and "NOT_YOURS" not in names

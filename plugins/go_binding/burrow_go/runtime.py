@@ -14,7 +14,6 @@ explains the choice, with the measurements.
 from __future__ import annotations
 
 import os
-import signal
 
 import msgpack
 
@@ -173,10 +172,9 @@ def _become(program: str, params: dict[str, Any], ctx: ExecutionContext) -> NoRe
         while view:
             view = view[os.write(fd, view) :]
         os.lseek(fd, 0, os.SEEK_SET)
-        # Python ignores these two; an exec keeps an ignored signal ignored, and the program
-        # and what it starts must get the default, as any process does.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+        # Python ignores SIGPIPE and SIGXFSZ, and an exec keeps an ignored signal ignored; Go's
+        # runtime installs its own handlers for both at start, so what the program starts gets
+        # the defaults (tests/go/test_go_kinds.py) without resetting them here.
         argv = [program, "burrow-session", str(state["rfd"]), str(state["wfd"]), str(fd)]
         os.execv(program, argv)
     except OSError as exc:
