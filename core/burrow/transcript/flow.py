@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from burrow.connectors.testing import SentMessage, TestConnector
 from burrow.engine.config.durations import parse_duration
-from burrow.engine.events import RECORDED, Event, EventRecord
+from burrow.engine.events import RECORDED, Event
 from burrow.engine.patterns import PatternError, compile_pattern
 from burrow.transcript.model import Case, Input, Plan
 from burrow.transcript.play import CaseResult, SuiteRun, play_case
@@ -53,7 +53,6 @@ class FlowPlayer:
         self.run = run
         self.settle = settle
         self.values: dict[str, str] = {}
-        self.events: list[EventRecord] = []  # recorded since the last drain
 
     def expand(self, text: str) -> str:
         """`text` with each `${name}` a step saved replaced (unknown names stay as written)."""
