@@ -156,8 +156,6 @@ class MatrixConnector(Connector):
         self._cutoff = self._started_at
         self._last_seen: dict[str, float] = {}  # room id → time of the newest message heard
         self._seen: OrderedDict[str, None] = OrderedDict()
-        # Rooms: id → channel name, and the configured ones resolved to ids.
-        self._room_names: dict[str, str] = {}
         self._configured: dict[str, str] = {}  # room id → configured channel name
         self._aliases: dict[str, str] = {}  # room id → canonical alias
         self._titles: dict[str, str] = {}  # room id → m.room.name
@@ -169,7 +167,6 @@ class MatrixConnector(Connector):
         self._own_names: tuple[str, ...] = ()
         self._txn = f"burrow{int(time.time() * 1000)}"
         self._txn_count = 0
-        self.sync_count = 0  # completed syncs; tests and benchmarks watch it
 
     # -- state folder ----------------------------------------------------------------------
 
@@ -292,8 +289,9 @@ class MatrixConnector(Connector):
                 ),
             )
             self.client.device_id = response.device_id
-        self._direct.update({str(k): str(v) for k, v in dict(saved.get("direct") or {}).items()})
-        for room, stamp in dict(saved.get("last_seen") or {}).items():
+        for room, user in _mapping(saved.get("direct")).items():
+            self._direct[str(room)] = str(user)
+        for room, stamp in _mapping(saved.get("last_seen")).items():
             if isinstance(stamp, (int, float)):
                 self._last_seen[str(room)] = float(stamp)
 
@@ -397,12 +395,14 @@ class MatrixConnector(Connector):
             except asyncio.CancelledError:
                 return
             except MatrixRequestError as exc:
-                log.error("matrix: the homeserver refused to sync: %s; the connector stops", exc)
+                log.error(
+                    "matrix: the homeserver refused to sync: %s; the connector stops",
+                    _describe(exc),
+                )
                 return
             await self._handle_sync(response)
             token = str(response.get("next_batch") or token)
             self._save_state(token)
-            self.sync_count += 1
             if first:
                 log.info(
                     "matrix: listening as %s on %s", self.settings.user_id, self.settings.homeserver
