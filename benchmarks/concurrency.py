@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -92,6 +93,27 @@ class Peak:
             self.pss = sum(p for _, p in sizes)
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int | None) -> tuple[float, float]:
+    """(own, reaped children's) CPU seconds of a process, from /proc/<pid>/stat."""
+    if pid is None:
+        return 0.0, 0.0
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    utime, stime, cutime, cstime = (int(f) / _TICK for f in fields[11:15])
+    return utime + stime, cutime + cstime
+
+
+def _robot_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def measure(root: Path, name: str, bound: str, size: int, rounds: int) -> dict[str, Any]:
     """`rounds` bursts of `size` commands to one binding's extension under `bound`."""
     suffix, source = EXTENSIONS[name]
@@ -117,13 +139,19 @@ async def measure(root: Path, name: str, bound: str, size: int, rounds: int) -> 
     watching = asyncio.get_running_loop().create_task(sampler())
     try:
         await burst(robot, connector, 4, kill=False)  # warm the zygote and the caches
+        zygote = robot.zygote.pids.get(name) if robot.zygote is not None else None
+        robot_before, zygote_before = _robot_cpu(), _cpu(zygote)
         for _ in range(rounds):
             bursts.append(await burst(robot, connector, size, kill=False))
+        await asyncio.sleep(0.2)  # the last children are reaped, their CPU counted
+        robot_cpu = _robot_cpu() - robot_before
+        zygote_after = _cpu(zygote)
     finally:
         watching.cancel()
         limit = robot.slots.limit
         await robot.stop(grace=5)
     latencies = [s * 1000 for b in bursts for s in b.latencies]
+    commands = sum(b.size for b in bursts)
     return {
         "measure": f"{name}: {size} at once, " + (f"bound {limit}" if limit else "no bound"),
         "failures": sum(b.failures for b in bursts),
@@ -133,6 +161,13 @@ async def measure(root: Path, name: str, bound: str, size: int, rounds: int) -> 
         "per_second": round(
             sum(len(b.latencies) for b in bursts) / sum(b.elapsed for b in bursts), 1
         ),
+        # CPU per command: this process (the robot, the test connector and this harness),
+        # the zygote (its forks), its children (every child it forked, spares included).
+        "cpu_ms": {
+            "robot": round(robot_cpu / max(1, commands) * 1000, 2),
+            "zygote": round((zygote_after[0] - zygote_before[0]) / max(1, commands) * 1000, 2),
+            "children": round((zygote_after[1] - zygote_before[1]) / max(1, commands) * 1000, 2),
+        },
         "peak_children": peak.children,
         "peak_rss_mib": round(peak.rss / MiB),
         "peak_pss_mib": round(peak.pss / MiB),
@@ -169,6 +204,16 @@ def section(quick: bool = False) -> Section:
                 spread = r["p99_ms"] / r["p50_ms"] if r["p50_ms"] else 0.0
                 out.add(f"{key}.p99_over_p50", f"{what}: p99 / p50", spread, "x")
                 out.add_rate(f"{key}.rate", f"{what}: throughput", r["per_second"])
+                cpu = r["cpu_ms"]
+                out.add(
+                    f"{key}.cpu",
+                    f"{what}: CPU per command (robot {cpu['robot']:g} + zygote "
+                    f"{cpu['zygote']:g} + children {cpu['children']:g})",
+                    round(sum(cpu.values()), 2),
+                    "ms",
+                    sum(cpu.values()) / out.baseline_ms,
+                    **{f"cpu_{k}_ms": v for k, v in cpu.items()},
+                )
                 if size > 1:
                     out.add(
                         f"{key}.peak_pss",
