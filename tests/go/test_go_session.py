@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from burrow_go.build import program_for
 
+from burrow.bindings.registry import BindingRegistry
 from burrow.rpc.codec import Notification, Request, Response, encode
+from burrow.runner.execution import ExecutionSpec, RobotCall, run_execution
+from support import run
 
 GO_CHILD = ("--binding", "go", "--distribution", "burrowbot-go")
 
@@ -82,3 +87,70 @@ def test_a_frame_over_the_size_limit_ends_the_program_with_status_2(raw_child, t
     child.send(Response(call.msgid, None, {"string": "x" * 5000}))
     assert child.wait() == 2
     assert "exceeds the size limit" in child.stderr()
+
+
+CONCURRENT = """\
+package main
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/lnxjedi/gopherbot/robot"
+)
+
+var cfg = []byte(`{}`)
+
+func Configure() *[]byte { return &cfg }
+
+func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wrong := 0
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				name := fmt.Sprintf("P%d_%d", g, i)
+				if r.GetParameter(name) != name {
+					mu.Lock()
+					wrong++
+					mu.Unlock()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	r.Say("wrong answers: %d", wrong)
+	return robot.Normal
+}
+"""
+
+
+class Echo:
+    """Answers GetParameter with the name asked for, after a turn of the event loop."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    async def robot_call(self, call: RobotCall) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        if call.method == "Say":
+            self.said.append(call.args[0])
+            return {"ret_val": 0}
+        return {"string": call.args[0]}
+
+
+def test_robot_calls_from_several_goroutines_each_get_their_own_answer(
+    tmp_path: Path, registry: BindingRegistry
+) -> None:
+    path = tmp_path / "concurrent.go"
+    path.write_text(CONCURRENT)
+    program_for(str(path), "plugin")
+    params = {"path": str(path), "name": "c", "kind": "plugin", "args": ["x"], "bot": {}}
+    spec = ExecutionSpec(registry.bindings["go"], "go_run", params, workdir=tmp_path, timeout=30)
+    echo = Echo()
+    result = run(run_execution(spec, echo))
+    assert result.error is None, result.error
+    assert echo.said == ["wrong answers: 0"]

@@ -46,6 +46,7 @@ type session struct {
 	in      *decoder
 	out     *os.File
 	wmu     sync.Mutex // one whole message at a time, from either goroutine
+	cmu     sync.Mutex // one robot call at a time
 	maxSize int
 	next    uint32 // msgid of our next request
 	execID  interface{}
@@ -110,8 +111,11 @@ func (s *session) log(level int, message string) {
 	_ = s.write([]interface{}{2, "$/log", []interface{}{map[string]interface{}{"level": int64(level), "message": message}}})
 }
 
-// call sends one robot_call and waits for its answer (robot calls are synchronous).
+// call sends one robot_call and waits for its answer (robot calls are synchronous; calls
+// from several goroutines of the extension take turns, as the robot serves them one at a time).
 func (s *session) call(method string, args []interface{}, options map[string]interface{}) (map[string]interface{}, error) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	id := s.next
 	s.next++ // wraps after 2**32-1; only one request is ever pending
 	call := map[string]interface{}{"method": method, "args": args}
