@@ -156,6 +156,9 @@ async def _run_robot(robot_dir: Path, state_dir: Path | None, config_cache: bool
         loop.add_signal_handler(signum, robot.request_stop)
     await robot.wait_stopped()
     await robot.stop()
+    if robot.connector_failure is not None:
+        print(f"burrow: the robot stopped: {robot.connector_failure}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -139,3 +139,4 @@ def test_refused_credentials_stop_the_robot_with_a_clear_error(
         assert "cannot log in to" in result.stderr, result.stderr
         assert says in result.stderr
         assert "Traceback" not in result.stderr
+        assert result.returncode == 1  # a robot that could not connect did not run

@@ -104,6 +104,14 @@ class ConnectorHost(Protocol):
         """The robot's name, alias and roster."""
 
 
+class ConnectorError(Exception):
+    """Raised by `Connector.run` when the connector cannot go on (refused credentials...).
+
+    Its message says why and what to check, for the operator: the robot logs it without a
+    traceback, stops, and `burrow run` exits 1.
+    """
+
+
 class Connector(abc.ABC):
     """A chat transport. Subclasses set `protocol` and implement the abstract methods."""
 

@@ -30,6 +30,7 @@ from burrow.brain.registry import discover_brains
 from burrow.connectors.base import (
     BotIdentity,
     Connector,
+    ConnectorError,
     IncomingMessage,
     OutgoingMessage,
     UserInfo,
@@ -125,6 +126,8 @@ class Robot:
         self._runners: list[asyncio.Task[None]] = []
         self._scheduler: Scheduler | None = None
         self._stopping = asyncio.Event()
+        # Why the primary connector failed, if it did (`burrow run` then exits 1).
+        self.connector_failure: str | None = None
         self.primary_protocol = ""
         self.clock = time.time  # the scheduler's wall clock
         # The last unaddressed, unmatched message of each user and place, for a bare "burrow".
@@ -261,10 +264,18 @@ class Robot:
         )
 
     async def _run_connector(self, connector: Connector) -> None:
+        failure = None
         try:
             await connector.run(self)
-        except Exception:
+        except ConnectorError as exc:
+            log.error("connector %s: %s", connector.protocol, exc)
+            failure = str(exc)
+        except Exception as exc:
             log.exception("connector %s failed", connector.protocol)
+            failure = f"{type(exc).__name__}: {exc}"
+        if failure and connector.protocol == self.primary_protocol:
+            if not self._stopping.is_set():
+                self.connector_failure = f"the {connector.protocol} connector failed: {failure}"
         if not self._stopping.is_set() and connector.protocol == self.primary_protocol:
             log.info("the %s connector ended; stopping", connector.protocol)
             self._stopping.set()

@@ -38,7 +38,13 @@ from mautrix.errors import MatrixConnectionError, MatrixRequestError, make_reque
 from mautrix.types import JSON, DeviceID, RoomAlias, RoomID, UserID
 from yarl import URL
 
-from burrow.connectors.base import Connector, ConnectorHost, IncomingMessage, OutgoingMessage
+from burrow.connectors.base import (
+    Connector,
+    ConnectorError,
+    ConnectorHost,
+    IncomingMessage,
+    OutgoingMessage,
+)
 from burrow.constants import RetVal
 from burrow_matrix.formatting import contents
 from burrow_matrix.settings import MatrixSettings, parse_settings
@@ -332,14 +338,11 @@ class MatrixConnector(Connector):
                 await self._login()
             except (MatrixRequestError, LoginRefused) as exc:
                 # Not a passing failure: the robot cannot chat; it stops, saying why.
-                log.error(
-                    "matrix: %s cannot log in to %s: %s — check the access token or password "
-                    "(docs/matrix.md, 'Setting up a robot account')",
-                    self.settings.user_id,
-                    self.settings.homeserver,
-                    _describe(exc),
-                )
-                return
+                raise ConnectorError(
+                    f"{self.settings.user_id} cannot log in to {self.settings.homeserver}: "
+                    f"{_describe(exc)} — check the access token or password "
+                    "(docs/matrix.md, 'Setting up a robot account')"
+                ) from None
             await self._join_configured()
             saved = self._load_state()
             token = (
