@@ -38,6 +38,9 @@ func Configure() *[]byte {
 }
 
 func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal {
+	if command == "_init" { // run at the robot's start, as Gopherbot does
+		return robot.Normal
+	}
 	r.Say("built and running: %s %d", command, STAMP)
 	return robot.Normal
 }

@@ -68,6 +68,9 @@ func deeper(m map[string]int) {
 }
 
 func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal {
+	if command == "_init" { // run at the robot's start, as Gopherbot does
+		return robot.Normal
+	}
 	r.Say("about to panic")
 	deeper(nil)
 	return robot.Normal
@@ -102,6 +105,9 @@ var cfg = []byte(`Commands: [{Regex: 'isolation', Command: iso}]`)
 func Configure() *[]byte { return &cfg }
 
 func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal {
+	if command == "_init" { // run at the robot's start, as Gopherbot does
+		return robot.Normal
+	}
 	entries, _ := os.ReadDir("/proc/self/fd")
 	var own []string
 	for _, e := range entries {

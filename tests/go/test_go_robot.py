@@ -29,6 +29,9 @@ func Configure() *[]byte { return &cfg }
 type conf struct{ Answer int }
 
 func PluginHandler(r robot.Robot, command string, args ...string) robot.TaskRetVal {
+	if command == "_init" { // run at the robot's start, as Gopherbot does
+		return robot.Normal
+	}
 	var c conf
 	ret := r.GetTaskConfig(&c)
 	r.Reply("config %s answer=%d", ret, c.Answer)

@@ -40,14 +40,17 @@ def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
 
     Not built yet (a cold cache, an edit the start-up read did not see): a build starts in the
     background; if it is not done within RUN_WAIT, the user is told to try again (ret_val Fail)
-    instead of waiting seconds for the compiler.
+    instead of waiting seconds for the compiler. A plugin's `_init` (run at the robot's start,
+    holding a child slot) is not retried: it is skipped with a warning in the log, nobody being
+    there to tell; `python -m burrow_go build` before the start avoids that.
     """
     located = _locate(params)
     if not located.built():
         _known_failure(located, ctx)
         located.start_build()
+        init = located.kind == "plugin" and (params.get("args") or [""])[0] == "_init"
         if not located.wait(RUN_WAIT):
-            return _still_building(located, ctx)
+            return _still_building(located, ctx, tell=not init)
         _known_failure(located, ctx)
     _become(located.target, params, ctx)
 
@@ -135,17 +138,18 @@ def _known_failure(located: Located, ctx: ExecutionContext) -> None:
     raise _failure(str(exc), located.path, exc.line, exc.output)
 
 
-def _still_building(located: Located, ctx: ExecutionContext) -> dict[str, Any]:
+def _still_building(located: Located, ctx: ExecutionContext, tell: bool) -> dict[str, Any]:
     name = os.path.basename(located.path)
     message = (
         f"{name} is still being built (the first build of a Go extension compiles Go's "
         "standard library and takes a while); try again in a moment"
     )
     ctx.log(_LOG_WARN, message)
-    try:
-        ctx.robot_call("Say", [message])
-    except RpcError:
-        pass  # nowhere to say it (the log has it)
+    if tell:
+        try:
+            ctx.robot_call("Say", [message])
+        except RpcError:
+            pass  # nowhere to say it (the log has it)
     return {"ret_val": _TASK_FAIL}
 
 
