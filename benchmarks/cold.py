@@ -45,6 +45,7 @@ PLUGINS = {
         if cmd == "_configure" then
           return "Commands: [{Command: hi, Regex: '@hi'}, {Command: hold, Regex: '@hold'}]"
         end
+        if cmd == "_init" then return gopherbot.task.Normal end
         local bot = gopherbot.Robot:new()
         if cmd == "hold" then bot:Pause(1.5) end
         bot:Say(cmd)
@@ -59,6 +60,7 @@ PLUGINS = {
           const cmd = argv[2];
           if (cmd === "_configure")
             return "Commands: [{Command: hi, Regex: '@hi'}, {Command: hold, Regex: '@hold'}]";
+          if (cmd === "_init") return task.Normal;
           const bot = new Robot();
           if (cmd === "hold") bot.Pause(1.5);
           bot.Say(cmd);

@@ -40,6 +40,7 @@ local gopherbot = require "gopherbot_v1"
 if arg[1] == "_configure" then
   return "Commands: [{Command: bench, Regex: 'bench (\\\\d+) (\\\\d+)'}]"
 end
+if arg[1] == "_init" then return gopherbot.task.Normal end
 local bot = gopherbot.Robot:new()
 local size = tonumber(arg[2])
 local filler = size > 8 and string.rep("x", size - 8) or ""

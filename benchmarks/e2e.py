@@ -57,6 +57,7 @@ EXTENSIONS = {
         if cmd == "_configure" then
           return "Commands: [{Command: hi, Regex: 'hi'}, {Command: loop, Regex: 'loop (\\\\d+)'}]"
         end
+        if cmd == "_init" then return gopherbot.task.Normal end
         local bot = gopherbot.Robot:new()
         if cmd == "loop" then
           for _ = 1, tonumber(arg[2]) do bot:GetParameter("X") end
@@ -74,6 +75,7 @@ EXTENSIONS = {
         function main(argv) {
           if (argv[2] === "_configure")
             return "Commands: [{Command: hi, Regex: hi}, {Command: loop, Regex: 'loop (\\\\d+)'}]";
+          if (argv[2] === "_init") return task.Normal;
           const bot = new Robot();
           if (argv[2] === "loop") {
             for (let i = 0; i < Number(argv[3]); i++) bot.GetParameter("X");

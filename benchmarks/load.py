@@ -42,6 +42,7 @@ EXTENSIONS = {
         if arg[1] == "_configure" then
           return "Commands: [{Command: hi, Regex: 'hi (\\\\d+)'}]"
         end
+        if arg[1] == "_init" then return gopherbot.task.Normal end
         gopherbot.Robot:new():Say("hi " .. arg[2])
         return gopherbot.task.Normal
         """,
@@ -52,6 +53,7 @@ EXTENSIONS = {
         const { Robot, task } = require('gopherbot_v1')();
         function main(argv) {
           if (argv[2] === "_configure") return "Commands: [{Command: hi, Regex: 'hi (\\\\d+)'}]";
+          if (argv[2] === "_init") return task.Normal;
           new Robot().Say("hi " + argv[3]);
           return task.Normal;
         }
