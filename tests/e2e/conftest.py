@@ -80,6 +80,8 @@ class RobotHarness:
         await self.robot.load()
         self.connector = TestConnector({})
         await self.robot.start({"test": self.connector}, primary="test")
+        # As Gopherbot's test start-up: the plugins' `_init` pipelines end before a test talks.
+        assert await self.robot.plugins_initialized(15.0), "the plugins' _init did not end"
         return self.robot
 
     def play(self, script: Callable[[RobotHarness], Awaitable[T]]) -> T:

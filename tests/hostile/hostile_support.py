@@ -70,7 +70,7 @@ end
 local gopherbot = require "gopherbot_v1"
 local ret, task, log = gopherbot.ret, gopherbot.task, gopherbot.log
 local bot = gopherbot.Robot:new()
-local command = arg[1]
+local command = arg[1]; if command == "_init" then return task.Normal end
 {body}
 """
 
@@ -78,7 +78,7 @@ JS_TEMPLATE = """\
 const {{ Robot, ret, task, log, fmt }} = require("gopherbot_v1")();
 function main(command, ...args) {{
   if (command === "_configure") return {configure};
-  const bot = new Robot();
+  if (command === "_init") return task.Normal; const bot = new Robot();
 {body}
 }}
 main(...process.argv.slice(2));
@@ -86,7 +86,8 @@ main(...process.argv.slice(2));
 
 
 def source(lang: str, body: str, configure: str, configure_expr: str | None = None) -> str:
-    """An extension in `lang` answering `_configure` with the YAML `configure`, else `body`.
+    """An extension in `lang` answering `_configure` with the YAML `configure`, `_init` with
+    Normal (the upstream way), else running `body`.
 
     `configure_expr`, an expression in `lang`, replaces `configure` (for answers that YAML
     text in a literal cannot express).
@@ -263,6 +264,8 @@ class HostileRobot:
         self.load_seconds = time.monotonic() - started
         self.connector = TestConnector({})
         await self.robot.start({"test": self.connector}, primary="test")
+        # As Gopherbot's test start-up: the plugins' `_init` pipelines end before a case plays.
+        assert await self.robot.plugins_initialized(30.0), "the plugins' _init did not end"
         return self.robot
 
     async def _seed(self) -> None:
@@ -395,12 +398,14 @@ class HostileRobot:
         return {p.name: p.read_text(errors="replace") for p in sorted(folder.glob("*.log"))}
 
     def log_of(self, name: str) -> tuple[Path, str]:
-        """The log file of the (one) pipeline started by `name`, and its text."""
+        """The log file of the (one) pipeline started by `name`, and its text (its start-up
+        `_init` pipeline's is another)."""
         found = [
             p
             for p in sorted((self.state / "logs").glob("pipeline-*.log"))
             if "started by " in (head := p.read_text(errors="replace").split("\n", 1)[0])
             and f": {name}" in head
+            and not head.endswith(f"{name} _init")
         ]
         assert len(found) == 1, f"expected one pipeline log of {name}: {found}"
         return found[0], found[0].read_text(errors="replace")

@@ -25,6 +25,8 @@ ASK_JS = r"""
 const { Robot, ret } = require("gopherbot_v1")();
 if (process.argv[2] === "_configure") {
   "Commands: [{Command: listen, Regex: 'listen'}]";
+} else if (process.argv[2] === "_init") {
+  0;  // nothing to set up at start
 } else {
   const bot = new Robot();
   const got = bot.Direct().PromptForReply("SimpleString", "What do you want to tell me?");

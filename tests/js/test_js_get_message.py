@@ -44,7 +44,8 @@ function msg() {
   bot.Say([show(bot.GetMessage()), show(bot.Direct().GetMessage()),
     show(bot.Fixed().GetMessage()), String(admin)].join(" | "));
 }
-process.argv[2] === "_configure" ? configure() : msg();
+if (process.argv[2] === "_configure") configure();
+else if (process.argv[2] !== "_init") msg();  // nothing to set up at start
 """
 
 

@@ -58,7 +58,7 @@ function all() {
 
 process.argv[2] === "_configure"
   ? "Commands: [{Command: all, Regex: all, Usage: '(alias) all', Keywords: [mail]}]"
-  : all();
+  : process.argv[2] === "_init" ? 0 : all();  // nothing to set up at start
 """
 
 

@@ -25,6 +25,7 @@ ASK_LUA = r"""
 if arg[1] == "_configure" then
   return "Commands: [{Command: listen, Regex: 'listen'}]"
 end
+if arg[1] == "_init" then return 0 end  -- nothing to set up at start
 local gopherbot = require "gopherbot_v1"
 local bot = gopherbot.Robot:new()
 local reply, ret = bot:Direct():PromptForReply("SimpleString", "What do you want to tell me?")

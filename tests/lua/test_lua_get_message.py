@@ -31,6 +31,7 @@ MSG_LUA = r"""
 if arg[1] == "_configure" then
   return "{AllowedPrivateCommands: [msg], Commands: [{Command: msg, Regex: 'msg'}]}"
 end
+if arg[1] == "_init" then return 0 end  -- nothing to set up at start
 local gopherbot = require "gopherbot_v1"
 local bot = gopherbot.Robot:new()
 local function show(m)

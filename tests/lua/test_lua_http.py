@@ -491,6 +491,7 @@ local gopherbot = require "gopherbot_v1"
 if arg[1] == "_configure" then
   return "Commands: [{Command: joke, Regex: '(?i:^joke$)'}]\nConfig: {Opening: 'Did you know?'}"
 end
+if arg[1] == "_init" then return gopherbot.task.Normal end
 local bot = gopherbot.Robot:new()
 local http, json = require("http"), require("json")
 local cfg = bot:GetTaskConfig()

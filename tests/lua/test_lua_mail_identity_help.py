@@ -34,6 +34,7 @@ ALL_LUA = r"""
 if arg[1] == "_configure" then
   return "Commands: [{Command: all, Regex: all, Usage: '(alias) all', Keywords: [mail]}]"
 end
+if arg[1] == "_init" then return 0 end  -- nothing to set up at start
 local gopherbot = require "gopherbot_v1"
 local json = require "json"
 local bot = gopherbot.Robot:new()

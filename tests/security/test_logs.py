@@ -54,6 +54,7 @@ def run_extension(root: Path, steps: str) -> tuple[list[str], str]:
         connector = TestConnector({})
         await robot.start({"test": connector}, primary="test")
         try:
+            assert await robot.plugins_initialized(30.0)  # the start-up `_init`s come first
             await connector.inject("bob", ";go", "general")
             sent = await connector.next_sent(60.0)
             assert sent is not None, "the extension never answered"
@@ -62,7 +63,11 @@ def run_extension(root: Path, steps: str) -> tuple[list[str], str]:
             await robot.stop(grace=2.0)
 
     replies = run(main())
-    logs = sorted((root / "state" / "logs").glob("pipeline-*.log"))
+    logs = [
+        path
+        for path in sorted((root / "state" / "logs").glob("pipeline-*.log"))
+        if not path.read_text(errors="replace").split("\n", 1)[0].endswith(" _init")
+    ]
     assert len(logs) == 1, logs
     return replies, logs[0].read_bytes().decode("utf-8")
 

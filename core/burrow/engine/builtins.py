@@ -13,6 +13,7 @@ from burrow.engine.builtin_plugins import builtin_plugin_tasks
 from burrow.engine.catalog import BuiltinHandler, TaskDef, TaskKind
 from burrow.engine.help_groups import UserGroups
 from burrow.engine.matching import CommandMatcher, PluginRoutes
+from burrow.engine.pipeline import INIT_COMMAND
 from burrow.engine.policy import (
     MessageContext,
     PluginPolicy,
@@ -127,6 +128,18 @@ _BUILTIN_USAGE = {
 }
 
 
+def _ignoring_init(handler: BuiltinHandler) -> BuiltinHandler:
+    """Upstream's fixed built-ins ignore `_init`; the robot sends them none, and if one came
+    anyway it would not say a word (ping would answer PONG to nobody)."""
+
+    async def handle(pipeline: Pipeline, run: TaskRun) -> int:
+        if run.command == INIT_COMMAND:
+            return TaskRetVal.Normal
+        return await handler(pipeline, run)
+
+    return handle
+
+
 def _builtin(
     name: str,
     handler: BuiltinHandler,
@@ -137,7 +150,7 @@ def _builtin(
     return TaskDef(
         name=name,
         kind=TaskKind.PLUGIN,
-        builtin=handler,
+        builtin=_ignoring_init(handler),
         routes=PluginRoutes(name, tuple(CommandMatcher(c, r) for c, r in commands)),
         policy=PluginPolicy(
             name=name, require_admin=admin, allowed_private_commands=frozenset({"*"})

@@ -45,6 +45,9 @@ log = logging.getLogger("burrow.pipeline")
 
 _ids = itertools.count(1)
 
+# The command a plugin is run with at start-up (Robot.initialize_plugins), as Gopherbot's.
+INIT_COMMAND = "_init"
+
 
 class Stage(enum.StrEnum):
     """Where a pipeline is: the AddTask family is only allowed in the primary stage."""
@@ -194,6 +197,17 @@ class Pipeline:
             events.emit(self.robot.connectors, self.message.protocol, event, task)
 
     @property
+    def initializing(self) -> bool:
+        """Whether this is a plugin's start-up `_init` pipeline (Robot.initialize_plugins)."""
+        starter = self.starter
+        return (
+            starter.command == INIT_COMMAND
+            and starter.task.kind is TaskKind.PLUGIN
+            and self.automatic
+            and not self.origin.user
+        )
+
+    @property
     def age(self) -> float:
         """Seconds since the pipeline started."""
         return time.monotonic() - self.started
@@ -249,7 +263,7 @@ class Pipeline:
                 await self.robot.pipeline_ended(self)
                 self.log(
                     LogLevel.Info,
-                    f"pipeline ended: {_ret_name(ret)}",
+                    f"pipeline ended: {ret_name(ret)}",
                 )
             finally:
                 self.close_log()
@@ -373,7 +387,10 @@ class Pipeline:
         if task.disabled:
             self.log(LogLevel.Error, f"{task.name} is disabled: {task.disabled}")
             return TaskRetVal.ConfigurationError
-        if not (self.judged and step is self.starter):
+        # The starter of an `_init` pipeline is the robot's own call (Gopherbot runs it as an
+        # automatic task, unchecked): no authorizer or elevator is asked for it.
+        unjudged = step is self.starter and (self.judged or self.initializing)
+        if not unjudged:
             refusal = await self._check_policy(step)
             if refusal is not None:
                 return refusal
@@ -473,7 +490,7 @@ class Pipeline:
         ret = await self._callback(callback)
         self.elevated = ret == TaskRetVal.Success
         who = self.message.user or "nobody"
-        self.log(LogLevel.Audit, f"elevation by {callback.plugin} for {who}: {_ret_name(ret)}")
+        self.log(LogLevel.Audit, f"elevation by {callback.plugin} for {who}: {ret_name(ret)}")
         return ret
 
     async def elevate(self, task: TaskDef, immediate: bool) -> bool:
@@ -530,7 +547,7 @@ class Pipeline:
             if task.builtin is not None or go_plugin
             else events.Event.ExternalTaskRan
         )
-        if record:
+        if record and step.command != INIT_COMMAND:  # an `_init` is no run of the plugin
             self.record(ran, task.name)
         try:
             if task.builtin is not None:
@@ -619,7 +636,7 @@ class Pipeline:
         if result.error is not None:
             detail = f"{result.error.code}: {result.error.message}"
             self.log(
-                LogLevel.Error, f"{task.name} failed with {_ret_name(result.ret_val)}: {detail}"
+                LogLevel.Error, f"{task.name} failed with {ret_name(result.ret_val)}: {detail}"
             )
             if result.stderr_tail.strip():
                 self.log(
@@ -635,7 +652,7 @@ class Pipeline:
         if ret in (TaskRetVal.Fail, TaskRetVal.PipelineAborted) and not self.last_error:
             return  # the extension said no on purpose and has spoken for itself
         why = f": {self.last_error}" if self.last_error else ""
-        await self.reply(f"Sorry, '{failed.task.name}' failed with {_ret_name(ret)}{why}")
+        await self.reply(f"Sorry, '{failed.task.name}' failed with {ret_name(ret)}{why}")
 
     # -- context for children and the Robot API -------------------------------------------
 
@@ -796,5 +813,6 @@ def for_users(detail: str, path: Path) -> str:
 USER_ERROR_LIMIT = 1000  # characters of an extension's error that a chat user is shown
 
 
-def _ret_name(ret: int) -> str:
+def ret_name(ret: int) -> str:
+    """A TaskRetVal's name, or the number when it has none."""
     return TaskRetVal(ret).name if ret in TaskRetVal._value2member_map_ else str(ret)

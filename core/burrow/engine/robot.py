@@ -35,7 +35,7 @@ from burrow.connectors.base import (
     OutgoingMessage,
     UserInfo,
 )
-from burrow.constants import MessageFormat, RetVal
+from burrow.constants import MessageFormat, RetVal, TaskRetVal
 from burrow.engine.builtins import builtin_tasks
 from burrow.engine.catalog import Catalog, DefaultConfigReader, TaskDef, TaskKind, build_catalog
 from burrow.engine.channels import channels_to_join, join_channels
@@ -45,7 +45,7 @@ from burrow.engine.config_cache import ConfigCache
 from burrow.engine.events import emit as emit_event
 from burrow.engine.events import routing_events
 from burrow.engine.exclusive import ExclusiveLocks
-from burrow.engine.pipeline import Pipeline, TaskRun
+from burrow.engine.pipeline import INIT_COMMAND, Pipeline, Stage, TaskRun, ret_name
 from burrow.engine.policy import is_admin
 from burrow.engine.prompts import ReplyWaiters
 from burrow.engine.routing import (
@@ -125,6 +125,8 @@ class Robot:
         self._tasks: set[asyncio.Task[object]] = set()
         self._runners: list[asyncio.Task[None]] = []
         self._scheduler: Scheduler | None = None
+        # The latest batch of plugin `_init` pipelines (`initialize_plugins`), by pipeline.
+        self._init_batch: dict[Pipeline, asyncio.Task[int]] = {}
         self._stopping = asyncio.Event()
         # Why the primary connector failed, if it did (`burrow run` then exits 1).
         self.connector_failure: str | None = None
@@ -262,6 +264,47 @@ class Robot:
             len(self.catalog.plugins()),
             len(self.catalog.problems()),
         )
+        self.initialize_plugins()
+
+    def initialize_plugins(self) -> list[Pipeline]:
+        """Start every enabled plugin's `_init` pipeline, in the background; return them.
+
+        Gopherbot's initializePlugins (bot/tasks.go), run once connectors are up after each
+        configuration load (here: at the end of `start`, after the ready line, so nothing
+        waits for them). Each is an automatic pipeline that acts for nobody (no user, an empty
+        message on the primary protocol) running the plugin with the command `_init`; they
+        all start at once and take child slots like any pipeline (MaxConcurrentChildren).
+        Policy does not judge the `_init` itself (no authorizer or elevator is asked), it
+        records no event and does not count as a run of the plugin. One that fails is logged
+        (and alerted like any failed pipeline); the plugin stays enabled. The built-ins of
+        engine/builtins.py (ping, help...) have nothing to initialize and get none; the
+        configurable ones (groups, builtin-totp) do. See "Start-up: `_init`" in
+        docs/configuration.md.
+        """
+        if self._stopping.is_set():
+            return []
+        batch: dict[Pipeline, asyncio.Task[int]] = {}
+        for task in self.catalog.plugins():
+            if task.builtin is not None and task.default_config is None:
+                continue  # a fixed built-in: nothing to initialize
+            pipeline = Pipeline(
+                self, TaskRun(task, INIT_COMMAND), self.automatic_message(""), automatic=True
+            )
+            log.debug("initializing plugin %s (pipeline %d)", task.name, pipeline.id)
+            batch[pipeline] = self._launch(pipeline)
+        self._init_batch = batch
+        if batch:
+            log.info("initializing %d plugins in the background (_init)", len(batch))
+        return list(batch)
+
+    async def plugins_initialized(self, timeout: float | None = None) -> bool:
+        """Wait until the latest batch of `_init` pipelines has ended (Gopherbot's
+        WaitForBackgroundInits); False if `timeout` seconds pass first (None: no limit)."""
+        pending = [task for task in self._init_batch.values() if not task.done()]
+        if not pending:
+            return True
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        return not still
 
     async def _run_connector(self, connector: Connector) -> None:
         failure = None
@@ -296,6 +339,9 @@ class Robot:
             self._scheduler.stop()
         for connector in self.connectors.values():
             await connector.stop()
+        for pipeline in self._init_batch:  # an `_init` not yet running never starts now
+            if pipeline.stage is not Stage.DONE and not self.slots.holds(pipeline.id):
+                pipeline.kill("the robot is shutting down")
         if self.pipelines:
             log.info("waiting up to %g s for %d pipelines", grace, len(self.pipelines))
             _, pending = (
@@ -621,19 +667,32 @@ class Robot:
     ) -> Pipeline:
         """Start a pipeline in its own task; return it at once."""
         pipeline = Pipeline(self, run, message, automatic=automatic, trigger=trigger)
+        self._launch(pipeline)
+        return pipeline
+
+    def _launch(self, pipeline: Pipeline) -> asyncio.Task[int]:
         self.pipelines[pipeline.id] = pipeline
         task = asyncio.get_running_loop().create_task(self._run_pipeline(pipeline))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return pipeline
+        return task
 
     async def _run_pipeline(self, pipeline: Pipeline) -> int:
         try:
-            return await pipeline.run()
+            ret = await pipeline.run()
         except Exception:  # a pipeline bug ends that pipeline, never the robot
             log.exception("pipeline %d failed inside the robot", pipeline.id)
             await self.pipeline_ended(pipeline)
             return 2
+        if pipeline.initializing and ret != TaskRetVal.Normal and pipeline.killed is None:
+            log.warning(
+                "plugin %s: _init ended with %s (pipeline %d, log %s); the plugin stays enabled",
+                pipeline.starter.task.name,
+                ret_name(ret),
+                pipeline.id,
+                self.pipeline_log_path(pipeline.id),
+            )
+        return ret
 
     async def pipeline_ended(self, pipeline: Pipeline) -> None:
         """Release what a pipeline held: Exclusive tags and datum locks."""

@@ -9,8 +9,8 @@ whatever it is, and checks it as a reply is checked, then `exact_text`, `contain
 `contains_none` (the `_upper` forms compare uppercased), and keeps `save_text_as`,
 `capture_regex` (the first group) and `capture_pipeline_wid` (the first field of the `ps` line
 naming the pipeline and the command) for `${name}` in later steps' texts and patterns.
-`wait_for_idle` waits for pipelines running a plugin's `_init` (Gopherbot's background
-inits; Burrow sends no `_init` at start, so it returns at once). Events are compared as a
+`wait_for_idle` waits until the plugins' start-up `_init` pipelines have ended (Gopherbot's
+WaitForBackgroundInits; `Robot.plugins_initialized`). Events are compared as a
 case's: those Burrow records, the others named in a note.
 """
 
@@ -135,10 +135,8 @@ class FlowPlayer:
         )
 
     async def _wait_for_idle(self, deadline: float) -> None:
-        while any(p.starter.command == "_init" for p in self.robot.pipelines.values()):
-            if time.monotonic() >= deadline:
-                raise _Failed("wait_for_idle: the robot's _init pipelines did not end in time")
-            await asyncio.sleep(0.02)
+        if not await self.robot.plugins_initialized(max(deadline - time.monotonic(), 0.0)):
+            raise _Failed("wait_for_idle: the robot's _init pipelines did not end in time")
 
     async def _receive(self, want: Receive, result: CaseResult, deadline: float) -> None:
         got = await self.connector.next_sent(max(deadline - time.monotonic(), 0.0))

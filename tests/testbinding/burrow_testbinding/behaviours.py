@@ -18,6 +18,7 @@ without a language interpreter:
 
 Without a script, the command (args[0]) of the execution request chooses a transport behaviour:
 
+_init                    answer Normal (the robot's start-up call, Robot.initialize_plugins)
 echo                     answer with the params it received
 calls N [METHOD]         make N robot calls (default Say), timing each; answer the results
 call METHOD ARG...       one robot call; answer its result (or its error code)
@@ -106,7 +107,7 @@ def _run_script(
                 saved[step["as"]] = result
         elif "print" in step:
             for _ in range(int(step.get("times", 1))):
-                print(fill(step["print"]))  # fd 1 is stderr in the child: the task log
+                print(fill(step["print"]), flush=True)  # fd 1 is stderr in the child: the task log
         elif "sleep" in step:
             time.sleep(float(step["sleep"]))
         elif "fail" in step:
@@ -126,7 +127,9 @@ def run(params: dict[str, Any], ctx: ExecutionContext) -> dict[str, Any]:
     args = [str(a) for a in params.get("args", [])]
     command, rest = (args[0], args[1:]) if args else ("echo", [])
     answer: dict[str, Any] = {"ret_val": 0}
-    if command == "echo":
+    if command == "_init":  # the robot's start-up call: nothing to set up
+        pass
+    elif command == "echo":
         answer["params"] = params
     elif command == "calls":
         method = rest[1] if len(rest) > 1 else "Say"

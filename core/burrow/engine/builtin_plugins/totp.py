@@ -201,7 +201,13 @@ async def _elevate(pipeline: Pipeline, config: TotpConfig, immediate: bool) -> i
 
 
 async def totp(pipeline: Pipeline, run: TaskRun) -> int:
-    """The plugin's handler: the `check` command and the `_elevate` callback."""
+    """The plugin's handler: the `check` command and the `_elevate` callback.
+
+    Its `_init` has nothing to do: unlike upstream's, which reads its users' secrets into
+    memory then, the configuration is read at each call, so a new one is used at once.
+    """
+    if run.command == "_init":
+        return TaskRetVal.Normal
     config = TotpConfig.model_validate(run.task.config or {})
     if run.command == "_elevate":
         if not pipeline.message.user:  # a schedule or @init: nobody to ask for a code
