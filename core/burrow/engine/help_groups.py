@@ -52,12 +52,16 @@ class UserGroups:
         if not required or not _requires_authorization(policy, command.strip()):
             return False
         authorizer = policy.authorizer or self.pipeline.robot.config.default_authorizer
-        if authorizer not in self._known:
-            self._known[authorizer] = await self._ask(authorizer)
-        groups = self._known[authorizer]
+        groups = await self.of(authorizer)
         if groups is None:
             return False
         return required not in groups and required.lower() not in groups
+
+    async def of(self, authorizer: str) -> frozenset[str] | None:
+        """The user's groups by `authorizer`'s `_usergroups` (None: not known), asked once."""
+        if authorizer not in self._known:
+            self._known[authorizer] = await self._ask(authorizer)
+        return self._known[authorizer]
 
     async def _ask(self, authorizer: str) -> frozenset[str] | None:
         pipeline = self.pipeline

@@ -51,6 +51,7 @@ from burrow.engine.prompts import ReplyWaiters
 from burrow.engine.routing import (
     LAST_MESSAGE_WINDOW,
     Answer,
+    AskGroups,
     Deliver,
     Forget,
     Reason,
@@ -570,8 +571,16 @@ class Robot:
             self._routing = built = (self.catalog, self.loaded, index)
         return built[2]
 
-    async def route(self, message: IncomingMessage) -> None:
-        """Route a heard message: snapshot state, `routing.decide`, perform what it says."""
+    async def route(
+        self,
+        message: IncomingMessage,
+        user_groups: Mapping[str, frozenset[str] | None] | None = None,
+    ) -> None:
+        """Route a heard message: snapshot state, `routing.decide`, perform what it says.
+
+        `user_groups`: the sender's groups by authorizer, when routing asked for them
+        (`AskGroups`); an authorizer routing asks for again is taken as not knowing them.
+        """
         connector = self.connectors.get(message.protocol)
         place = place_of(message)
         state = RobotState(
@@ -582,8 +591,19 @@ class Robot:
             ),
             last_unaddressed=self._last_unaddressed.get(place),
             now=time.monotonic(),
+            user_groups=user_groups or {},
         )
         routing = decide(message, self.routing_index(), state)
+        while user_groups is not None and routing.reason is Reason.ASK_GROUPS:
+            asked = [a for a in routing.actions if isinstance(a, AskGroups)]
+            unknown = {name: None for action in asked for name in action.authorizers}
+            if not unknown:
+                break
+            state = dataclasses.replace(state, user_groups={**state.user_groups, **unknown})
+            routing = decide(message, self.routing_index(), state)
+        if routing.reason is Reason.ASK_GROUPS:  # its events are the second decision's
+            await self._perform(message, routing)
+            return
         for event in routing_events(message.direct, routing.reason):
             emit_event(self.connectors, message.protocol, event)
         if log.isEnabledFor(logging.DEBUG):
@@ -611,6 +631,12 @@ class Robot:
                         self.start_pipeline(TaskRun(task, command, resolved), message)
                 case Answer(text, say, thread):
                     await self._answer(message, text, say=say, thread=thread)
+                case AskGroups(authorizers):
+                    asking = asyncio.get_running_loop().create_task(
+                        self._route_with_groups(message, authorizers)
+                    )
+                    self._tasks.add(asking)
+                    asking.add_done_callback(self._tasks.discard)
                 case Deliver(key, text):
                     self.waiters.deliver(key, text)
                 case Reroute(text):
@@ -625,6 +651,31 @@ class Robot:
                             if at - v[1] < LAST_MESSAGE_WINDOW
                         }
                     self._last_unaddressed[place] = (text, at)
+
+    async def _route_with_groups(
+        self, message: IncomingMessage, authorizers: tuple[str, ...]
+    ) -> None:
+        """Ask `authorizers` which groups the sender is in (`_usergroups`, in a pipeline of the
+        sender's, as help does), then route the message again with the answers."""
+        from burrow.engine.help_groups import UserGroups
+
+        groups: dict[str, frozenset[str] | None] = {}
+        tasks = [self.catalog.get(name) for name in authorizers]
+        usable = [t for t in tasks if t is not None and not t.disabled]
+        if usable:
+            pipeline = Pipeline(self, TaskRun(usable[0], "_usergroups"), message)
+            self.pipelines[pipeline.id] = pipeline
+            try:
+                asker = UserGroups(pipeline)
+                for name in authorizers:
+                    groups[name] = await asker.of(name)
+            except Exception:  # an authorizer's failure must not lose the message
+                log.exception("asking %s for %s's groups failed", authorizers, message.user)
+            finally:
+                pipeline.close_log()
+                await self.pipeline_ended(pipeline)
+        if not self._stopping.is_set():
+            await self.route(message, {name: groups.get(name) for name in authorizers})
 
     async def _resolve_contexts(
         self, message: IncomingMessage, contexts: tuple[str, ...], captures: tuple[str, ...]

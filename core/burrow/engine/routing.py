@@ -14,6 +14,14 @@ short-term memory (reading it, and remembering what the user named). Its action,
 `StartCommand`, says "resolve the contexts, then start the command (or answer why not)"; the
 robot does both.
 
+Nor can one fact: whether the sender is in the group a command's authorizer requires. Upstream
+names a command that exists but not here (or a SimpleMatcher near miss) only to a user who
+may see it (bot/available.go, commandVisibleToUser), and for a command that needs
+authorization that means its authorizer's `_usergroups` says the sender is in its
+`AuthRequire` group. When such a hint depends on it and `RobotState.user_groups` lacks the
+authorizer's answer, the decision is `AskGroups`: the robot asks (in a pipeline, as any
+extension call) and decides again with the answers.
+
 The order is upstream's (bot/handler.go, bot/dispatch.go in
 https://github.com/lnxjedi/gopherbot) and is described in docs/configuration.md, "Routing":
 the gates (self, ignored and unlisted users, hidden), a waiting prompt, a bare address, the
@@ -54,6 +62,7 @@ __all__ = [
     "LAST_MESSAGE_WINDOW",
     "Action",
     "Answer",
+    "AskGroups",
     "Deliver",
     "Forget",
     "Place",
@@ -130,6 +139,14 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class AskGroups:
+    """Ask these authorizers (`_usergroups`) which groups the sender is in, then decide again
+    with their answers in `RobotState.user_groups`."""
+
+    authorizers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Deliver:
     """Give the message's text to the prompt waiting at `key`."""
 
@@ -160,7 +177,7 @@ class Forget:
     place: Place
 
 
-Action = Start | StartCommand | Answer | Deliver | Reroute | Remember | Forget
+Action = Start | StartCommand | Answer | AskGroups | Deliver | Reroute | Remember | Forget
 
 
 class Reason(StrEnum):
@@ -182,6 +199,7 @@ class Reason(StrEnum):
     TRIGGERED = "job triggers"
     SUBSCRIBED = "the thread's subscribed plugin"
     WRONG_PLACE = "the command exists but cannot be run here"
+    ASK_GROUPS = "a hint depends on the sender's groups; the authorizer is asked first"
     CATCH_ALL = "a catch-all, for an addressed message that matched nothing"
     UNKNOWN_COMMAND = "an addressed message that matched nothing, and no catch-all"
     CHATTER = "an unaddressed message that matched nothing; remembered"
@@ -212,6 +230,7 @@ class RoutingSettings:
     roster: frozenset[str] = frozenset()
     admins: frozenset[str] = frozenset()  # AdminUsers who are in the UserRoster
     bot_mention: str | None = None
+    default_authorizer: str = ""
 
     @classmethod
     def from_config(cls, config: RobotConfig, name: str) -> RoutingSettings:
@@ -225,6 +244,7 @@ class RoutingSettings:
             ignore_unlisted_users=config.ignore_unlisted_users,
             roster=roster,
             admins=frozenset(config.admin_users) & roster,
+            default_authorizer=config.default_authorizer,
         )
 
 
@@ -237,6 +257,9 @@ class RobotState:
     subscriber: str = ""  # the plugin subscribed to the message's thread, if any
     last_unaddressed: tuple[str, float] | None = None  # (text, when) at `place_of(message)`
     now: float = 0.0  # on the clock of `last_unaddressed` (monotonic)
+    # The sender's groups by authorizer, as its `_usergroups` answered (None: not known);
+    # an authorizer missing here has not been asked for this message (`AskGroups`).
+    user_groups: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -380,6 +403,7 @@ def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> 
         is_admin=message.user in s.admins,
     )
     available = _Availability(index, context)
+    visible = _Visibility(s.default_authorizer, context, state.user_groups)
     commands: list[tuple[int, Match]] = []  # enabled plugins' Commands that match, anywhere
     if addressed.addressed:
         commands = [
@@ -398,7 +422,9 @@ def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> 
             return Routing(Reason.COMMAND, (command,), found.plugin)
         # Upstream: a SimpleMatcher command whose words match but one value does not fit is
         # answered with what is wrong (in a thread), if it is the only such command here.
-        near = _near_miss(addressed.text, index, available, context)
+        near = _near_miss(addressed.text, index, available, visible)
+        if visible.missing:
+            return _ask(visible)
         if near is not None:
             answer = Answer(near[1], say=True, thread=not message.direct)
             return Routing(Reason.SYNTAX, (answer,), near[0])
@@ -431,7 +457,7 @@ def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> 
 
     if addressed.mode is not None:
         return _unmatched(
-            message, addressed.text, addressed.mode, index, commands, available, context
+            message, addressed.text, addressed.mode, index, commands, available, visible
         )
     if message.text.strip():
         return Routing(Reason.CHATTER, (Remember(place, message.text, state.now),))
@@ -439,17 +465,13 @@ def decide(message: IncomingMessage, index: RoutingIndex, state: RobotState) -> 
 
 
 def _near_miss(
-    text: str, index: RoutingIndex, available: _Availability, context: MessageContext
+    text: str, index: RoutingIndex, available: _Availability, visible: _Visibility
 ) -> tuple[str, str] | None:
     """(plugin/command, diagnostic) of the one visible SimpleMatcher command `text` nearly is."""
 
     def wanted(position: int, command: str) -> bool:
         plugin = index.plugins[position]
-        return (
-            not plugin.task.disabled
-            and available(position)
-            and _visible(plugin.policy, command, context)
-        )
+        return not plugin.task.disabled and available(position) and visible(plugin.policy, command)
 
     found = index.near_misses.diagnostics(text, wanted)
     said = {diagnostic for _, _, diagnostic in found}
@@ -459,8 +481,47 @@ def _near_miss(
     return f"{index.plugins[position].task.name}/{command}", diagnostic
 
 
-def _visible(policy: PluginPolicy | None, command: str, context: MessageContext) -> bool:
-    return policy is not None and command_visible(policy, command, context)
+class _Visibility:
+    """Whether the sender may learn that a command exists: upstream's commandVisibleToUser.
+
+    Not for a plugin hidden from them, nor an `AdminCommands` command unless they are an
+    administrator (`policy.command_visible`); and a command that needs authorization only when
+    its plugin names a group (`AuthRequire`), it has an authorizer, and that authorizer's
+    `_usergroups` put the sender in the group. An authorizer not asked yet is noted in
+    `missing` (the decision is then `AskGroups`) and the command counts as hidden meanwhile.
+    """
+
+    def __init__(
+        self,
+        default_authorizer: str,
+        context: MessageContext,
+        groups: Mapping[str, frozenset[str] | None],
+    ) -> None:
+        self._default = default_authorizer
+        self._context = context
+        self._groups = groups
+        self.missing: list[str] = []
+
+    def __call__(self, policy: PluginPolicy | None, command: str) -> bool:
+        if policy is None or not command_visible(policy, command, self._context):
+            return False
+        if not (policy.authorize_all_commands or command in policy.authorized_commands):
+            return True
+        required = policy.auth_require.strip()
+        authorizer = policy.authorizer or self._default
+        if not required or not authorizer:
+            return False
+        if authorizer not in self._groups:
+            if authorizer not in self.missing:
+                self.missing.append(authorizer)
+            return False
+        groups = self._groups[authorizer]
+        return groups is not None and (required in groups or required.lower() in groups)
+
+
+def _ask(visible: _Visibility) -> Routing:
+    authorizers = tuple(visible.missing)
+    return Routing(Reason.ASK_GROUPS, (AskGroups(authorizers),), ", ".join(authorizers))
 
 
 def _triggered(message: IncomingMessage, index: RoutingIndex) -> tuple[Action, ...]:
@@ -490,17 +551,19 @@ def _unmatched(
     index: RoutingIndex,
     commands: list[tuple[int, Match]],
     available: _Availability,
-    context: MessageContext,
+    visible: _Visibility,
 ) -> Routing:
     """An addressed message that started nothing: a reason, a catch-all, or "I don't know"."""
     # A command that exists but not here deserves a reason, not a shrug; but one hidden from
-    # the sender (Users, RequireAdmin, AdminCommands) is not revealed: it is unknown to them.
+    # the sender (Users, RequireAdmin, AdminCommands, a group they are not in) is not revealed:
+    # it is unknown to them.
     elsewhere = [
         found
         for position, found in commands
-        if not available(position)
-        and _visible(index.plugins[position].policy, found.command, context)
+        if not available(position) and visible(index.plugins[position].policy, found.command)
     ]
+    if visible.missing:
+        return _ask(visible)
     if len(elsewhere) == 1:
         where = "as a private command" if message.direct or message.hidden else "in this channel"
         qualified = f"{elsewhere[0].plugin}/{elsewhere[0].command}"
