@@ -18,7 +18,6 @@ from burrow.engine.policy import (
     MessageContext,
     PluginPolicy,
     check_job,
-    command_visible,
     user_can_access,
 )
 
@@ -36,7 +35,9 @@ async def _help(pipeline: Pipeline, run: TaskRun) -> int:
     alias = robot.config.alias or f"{robot.name}, "
     keyword = run.args[0].strip().lower() if run.args and run.args[0] else ""
     user = pipeline.message.user
-    # What is hidden from the user (Users, RequireAdmin, AdminCommands) is not listed either.
+    # What is hidden from the user (Users, RequireAdmin) is not listed either. AdminCommands
+    # are listed to everyone, as upstream's help lists them (bot/builtins.go,
+    # collectHelpCommandMetadata): running one is what is refused to a non-administrator.
     context = MessageContext(user, pipeline.origin.channel, is_admin=robot.is_admin(user))
     groups = UserGroups(pipeline)  # and commands of a group the user is not in (help_groups)
     lines = []
@@ -49,8 +50,6 @@ async def _help(pipeline: Pipeline, run: TaskRun) -> int:
             lines += [f"{alias}{usage}" for usage in _BUILTIN_USAGE.get(task.name, ())]
             continue
         for matcher in settings.commands:
-            if policy is not None and not command_visible(policy, matcher.command, context):
-                continue
             if policy is not None and await groups.hides(policy, matcher.command):
                 continue
             text = matcher.usage or matcher.command
