@@ -92,3 +92,31 @@ def test_a_command_needing_no_authorization_is_still_hinted_to_everyone(harness)
     david, _ = _answers(harness, ["david"])
 
     assert david == HINT
+
+
+def test_a_simple_matcher_near_miss_is_explained_only_to_a_member(harness) -> None:
+    harness.robot_yaml = harness.robot_yaml.replace("DefaultChannels:", USERS + "DefaultChannels:")
+    harness.robot_yaml += "DefaultAuthorizer: groups\n"
+    (harness.root / "conf" / "plugins" / "groups.yaml").write_text(GROUPS)
+    harness.extension(
+        "plugin",
+        "level",
+        "config: |\n  Commands: [{Command: set, SimpleMatcher: 'set level (level:debug|info)'}]\n"
+        "commands:\n  set:\n    - [Say, 'level {args[1]}']\n",
+        conf="AuthorizedCommands: [set]\nAuthRequire: Helpdesk\n",
+    )
+
+    async def main() -> list[str]:
+        await harness.start()
+        try:
+            return [
+                *(await harness.texts("bob", ";set level fine")),
+                *(await harness.texts("david", ";set level fine")),
+            ]
+        finally:
+            await harness.stop()
+
+    bob, david = run(main())
+
+    assert bob.startswith('Invalid value: "fine" for: "level"')
+    assert david.startswith("I couldn't match `;set level fine`")
