@@ -275,10 +275,12 @@ def test_a_robot_keeps_spares_for_its_bindings_and_stops_without_waiting(tmp_pat
     (root / "ext").mkdir()
     (root / "ext" / "hi.lua").write_text(
         'if arg[1] == "_configure" then return "Commands: [{Command: hi, Regex: hi}]" end\n'
+        'if arg[1] == "_init" then return 0 end\n'
         'require("gopherbot_v1").Robot:new():Say("hi from lua")\n'
     )
     (root / "ext" / "hey.js").write_text(
         'if (process.argv[2] === "_configure") "Commands: [{Command: hey, Regex: hey}]";\n'
+        'else if (process.argv[2] === "_init") 0;\n'
         'else { const {Robot} = require("gopherbot_v1")(); new Robot().Say("hey from js"); }\n'
     )
     (root / "conf" / "robot.yaml").write_text(
@@ -294,12 +296,14 @@ def test_a_robot_keeps_spares_for_its_bindings_and_stops_without_waiting(tmp_pat
         await robot.start({"test": connector}, primary="test")
         assert robot.spares is not None
         sizes = {key.binding: size for key, size in robot.spares.targets.items()}
+        assert await robot.plugins_initialized(60)  # their start-up `_init`s take spares too
+        before = robot.spares.taken
         replies = []
         for text in (";hi", ";hey"):
             await connector.inject("alice", text, "general")
             sent = await connector.next_sent(30)
             replies.append(sent.text if sent is not None else "")
-        taken = robot.spares.taken
+        taken = robot.spares.taken - before
         assert await robot.spares.wait_full(60)
         pids = [s.child.pid for s in robot.spares.ready() if s.child is not None]
         started = asyncio.get_running_loop().time()

@@ -99,6 +99,7 @@ def test_the_copy_takes_the_requests_memory_limit(
 LUA_EXTENSION = """\
 local gopherbot = require "gopherbot_v1"
 if arg[1] == "_configure" then return "Commands: [{Command: hi, Regex: '^hi$'}]" end
+if arg[1] == "_init" then return gopherbot.task.Normal end
 gopherbot.Robot:new():Say("hi there")
 return gopherbot.task.Normal
 """
@@ -106,6 +107,8 @@ JS_EXTENSION = """\
 const { Robot, task } = require('gopherbot_v1')();
 if (process.argv[2] === "_configure") {
   "Commands: [{Command: hey, Regex: '^hey$'}]";
+} else if (process.argv[2] === "_init") {
+  task.Normal;
 } else {
   new Robot().Say("hey there");
   task.Normal;
