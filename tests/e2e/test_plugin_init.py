@@ -228,3 +228,31 @@ def test_a_flows_wait_for_idle_waits_for_the_lua_plugins_init(tmp_path: Path) ->
     assert unwaited.returncode == 1, unwaited.stdout
     failed = json.loads(results.read_text())[0]["cases"][1]
     assert "hi there" in json.dumps(failed)
+
+
+# Burrow's own case format: the plugin's init speaks first, as a startup message.
+CASES = """\
+cases:
+  - input: {user: alice, channel: general, text: ";hi"}
+    replies:
+      - {channel: general, text_pattern: "^hi there$"}
+"""
+
+
+def test_cases_begin_once_every_init_ended_and_what_inits_said_is_noted(tmp_path: Path) -> None:
+    # As Gopherbot's test start-up, the first case waits for the 0.8 s `_init`; what the init
+    # said is reported, not dropped (before the wait, ";hi" was answered while it ran and its
+    # "slowinit is ready" went unreported).
+    robot = tmp_path / "robot"
+    (robot / "conf").mkdir(parents=True)
+    (robot / "conf" / "robot.yaml").write_text(LUA_ROBOT)
+    (robot / "ext").mkdir()
+    (robot / "ext" / "slowinit.lua").write_text(SLOWINIT_LUA)
+    suite = tmp_path / "cases.yaml"
+    suite.write_text(CASES)
+
+    done = burrow("transcript", str(robot), str(suite))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 0 failed" in done.stdout
+    assert "1 message(s) sent before the first case: 'slowinit is ready'" in done.stdout

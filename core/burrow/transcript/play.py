@@ -27,6 +27,7 @@ from burrow.transcript.fixtures import environment, http_server
 from burrow.transcript.model import Case, Expected, Plan
 
 SETTLE = 0.3  # seconds to wait for extra replies and events after the expected ones
+INIT_WAIT = 60.0  # seconds the cases wait for the plugins' start-up _init pipelines
 
 
 @dataclass
@@ -138,10 +139,16 @@ async def play(
         try:
             if plan.flow:
                 await play_flow(robot, connector, plan, run, settle)
+            elif plan.cases and not await robot.plugins_initialized(INIT_WAIT):
+                # As Gopherbot's test start-up: the cases begin once every plugin's _init ended.
+                run.notes.append(f"the plugins' _init had not all ended after {INIT_WAIT:g} s")
             for index in range(len(plan.cases)):
                 late = connector.drain()
                 if late and run.results:
                     _blame_late(run.results[-1], late)
+                elif late:
+                    shown = "; ".join(repr(m.text[:80]) for m in late[:3])
+                    run.notes.append(f"{len(late)} message(s) sent before the first case: {shown}")
                 connector.drain_events()  # an earlier case's, read after it ended
                 result = await _play_case(connector, plan, index, settle)
                 run.results.append(result)
