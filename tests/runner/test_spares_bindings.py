@@ -296,7 +296,9 @@ def test_a_robot_keeps_spares_for_its_bindings_and_stops_without_waiting(tmp_pat
         await robot.start({"test": connector}, primary="test")
         assert robot.spares is not None
         sizes = {key.binding: size for key, size in robot.spares.targets.items()}
-        assert await robot.plugins_initialized(60)  # their start-up `_init`s take spares too
+        assert await robot.plugins_initialized(60)
+        # The start-up `_init`s forked from the zygotes: the spares are kept for commands.
+        assert robot.spares.taken == 0
         before = robot.spares.taken
         replies = []
         for text in (";hi", ";hey"):

@@ -620,7 +620,7 @@ class Pipeline:
             TaskApi(self, step, budget),
             on_log=lambda level, text: budget.log(level, text),
             on_stderr=lambda line: budget.log(LogLevel.Debug, f"stderr: {line}"),
-            spawner=self.robot.spawner,
+            spawner=self.robot.background_spawner if self.initializing else self.robot.spawner,
         )
         self.execution = execution
         warned = asyncio.get_running_loop().call_later(

@@ -416,6 +416,13 @@ class Robot:
             return self.spares
         return self.zygote.spawn if self.zygote is not None else None
 
+    @property
+    def background_spawner(self) -> Spawner | None:
+        """How children of work nobody waits for (the plugins' start-up `_init`) start: forked
+        by the zygote, never from the spares, which are there for commands. (A start-up took
+        the spares for its inits, and the first command after it waited for a fork.)"""
+        return self.zygote.spawn if self.zygote is not None else None
+
     def child_identity(self, privileged: bool) -> ChildIdentity | None:
         """Who a pipeline's children run as: PrivSep's account unless privileged (None: us)."""
         return None if privileged else self.privsep
