@@ -79,6 +79,7 @@ async def _one(root: Path, mode: str) -> None:
     """Child mode: start the robot, print one JSON line of memory figures, stop."""
     bindings = installed_bindings()
     robot, connector = await start_robot(root, mode)
+    await robot.plugins_initialized(60)  # a steady robot: its plugins' start-up _init ended
     figures: dict[str, Any] = {"robot": smaps("self")}
     try:
         spares = getattr(robot, "spares", None)
