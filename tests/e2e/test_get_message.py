@@ -1,4 +1,4 @@
-"""GetMessage and CheckAdmin from JavaScript, served by a real robot to a real child.
+"""GetMessage and CheckAdmin from Lua and JavaScript, served by a real robot to a real child.
 
 GetMessage gives the Go API's Message (Go's field names): the Robot's user, channel and
 format, and the message as it came in. CheckAdmin records upstream's AdminCheckPassed or
@@ -8,6 +8,8 @@ AdminCheckFailed event on the message's connector, as Gopherbot's Robot.CheckAdm
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from burrow.connectors.testing import TestConnector
 from burrow.engine.events import Event
@@ -24,7 +26,26 @@ UserRoster:
   - {UserName: bob}
 DefaultChannels: [general]
 ExternalPlugins:
-  msg: {Path: ext/msg.js}
+  msg: {Path: ext/msg.SUFFIX}
+"""
+
+MSG_LUA = r"""
+if arg[1] == "_configure" then
+  return "{AllowedPrivateCommands: [msg], Commands: [{Command: msg, Regex: 'msg'}]}"
+end
+if arg[1] == "_init" then return 0 end  -- nothing to set up at start
+local gopherbot = require "gopherbot_v1"
+local bot = gopherbot.Robot:new()
+local function show(m)
+  local i = m.Incoming
+  return table.concat({ m.User, m.ProtocolUser, m.Channel, m.ProtocolChannel,
+    gopherbot.proto:string(m.Protocol), gopherbot.fmt:string(m.Format), i.Protocol,
+    i.UserName, i.ChannelName, i.ChannelID, tostring(i.ThreadID ~= ""),
+    tostring(i.DirectMessage) }, ",")
+end
+local admin = bot:CheckAdmin()
+bot:Say(table.concat({ show(bot:GetMessage()), show(bot:Direct():GetMessage()),
+  show(bot:Fixed():GetMessage()), tostring(admin) }, " | "))
 """
 
 MSG_JS = r"""
@@ -48,12 +69,15 @@ if (process.argv[2] === "_configure") configure();
 else if (process.argv[2] !== "_init") msg();  // nothing to set up at start
 """
 
+SOURCES = {"lua": MSG_LUA, "js": MSG_JS}
+LANGUAGES = pytest.mark.parametrize("language", sorted(SOURCES))
 
-def _ask(tmp_path: Path, user: str, channel: str) -> tuple[str, list[Event]]:
+
+def _ask(tmp_path: Path, language: str, user: str, channel: str) -> tuple[str, list[Event]]:
     (tmp_path / "conf").mkdir(exist_ok=True)
-    (tmp_path / "conf" / "robot.yaml").write_text(ROBOT_YAML)
+    (tmp_path / "conf" / "robot.yaml").write_text(ROBOT_YAML.replace("SUFFIX", language))
     (tmp_path / "ext").mkdir(exist_ok=True)
-    (tmp_path / "ext" / "msg.js").write_text(MSG_JS)
+    (tmp_path / "ext" / f"msg.{language}").write_text(SOURCES[language])
 
     async def main() -> tuple[str, list[Event]]:
         robot = Robot(tmp_path, state_dir=tmp_path / "state")
@@ -71,8 +95,9 @@ def _ask(tmp_path: Path, user: str, channel: str) -> tuple[str, list[Event]]:
     return run(main())
 
 
-def test_get_message_gives_the_go_apis_message(tmp_path: Path) -> None:
-    text, events = _ask(tmp_path, "alice", "general")
+@LANGUAGES
+def test_get_message_gives_the_go_apis_message(tmp_path: Path, language: str) -> None:
+    text, events = _ask(tmp_path, language, "alice", "general")
     plain, direct, fixed, admin = text.split(" | ")
     assert plain == (
         "alice,u-alice,general,c-general,Test,Variable,test,alice,general,c-general,true,false"
@@ -84,8 +109,11 @@ def test_get_message_gives_the_go_apis_message(tmp_path: Path) -> None:
     assert Event.AdminCheckPassed in events
 
 
-def test_check_admin_from_js_records_a_failed_check(tmp_path: Path) -> None:
-    text, events = _ask(tmp_path, "bob", "")
+@LANGUAGES
+def test_check_admin_from_an_extension_records_a_failed_check(
+    tmp_path: Path, language: str
+) -> None:
+    text, events = _ask(tmp_path, language, "bob", "")
     assert text.split(" | ")[0] == "bob,u-bob,,,Test,Variable,test,bob,,,true,true"
     assert text.endswith(" | false")
     assert Event.AdminCheckFailed in events and Event.AdminCheckPassed not in events
