@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-import itertools
 import logging
 import re
 import time
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("burrow.pipeline")
 
-_ids = itertools.count(1)
 
 # The command a plugin is run with at start-up (Robot.initialize_plugins), as Gopherbot's.
 INIT_COMMAND = "_init"
@@ -90,7 +88,7 @@ class Pipeline:
         trigger: str = "command",
     ) -> None:
         self.robot = robot
-        self.id = next(_ids)
+        self.id = robot.new_pipeline_id()
         self.starter = starter
         self.message = message
         # Where the user acted: a job's message moves to the job's channel, but policy judges
@@ -217,17 +215,21 @@ class Pipeline:
     async def run(self) -> int:
         """Run the pipeline to its end and return its TaskRetVal."""
         task = self.starter.task
-        self.log(
-            LogLevel.Info,
-            f"pipeline started by {self.message.user or 'the robot'} ({self.trigger}): "
-            f"{self.starter.describe()}",
-        )
-        if task.kind is TaskKind.JOB:
-            await self._start_job(task)
+        self._keep_log_open = True  # one open for the whole run: `finally` below closes it
+        try:
+            self.log(
+                LogLevel.Info,
+                f"pipeline started by {self.message.user or 'the robot'} ({self.trigger}): "
+                f"{self.starter.describe()}",
+            )
+            if task.kind is TaskKind.JOB:
+                await self._start_job(task)
+        except BaseException:
+            self.close_log()
+            raise
         ret: int = TaskRetVal.Normal
         failed: TaskRun | None = None
         try:
-            self._keep_log_open = True  # until `finally` below closes it
             primary = [self.starter]
             while primary:
                 step = primary.pop(0)

@@ -46,6 +46,7 @@ from burrow.engine.events import emit as emit_event
 from burrow.engine.events import routing_events
 from burrow.engine.exclusive import ExclusiveLocks
 from burrow.engine.pipeline import INIT_COMMAND, Pipeline, Stage, TaskRun, ret_name
+from burrow.engine.pipeline_logs import PipelineLogs
 from burrow.engine.policy import is_admin
 from burrow.engine.prompts import ReplyWaiters
 from burrow.engine.routing import (
@@ -109,6 +110,8 @@ class Robot:
         self.catalog = Catalog()
         self.connectors: dict[str, Connector] = {}
         self.pipelines: dict[int, Pipeline] = {}
+        # Pipeline ids, and a bounded folder of their logs (engine/pipeline_logs.py).
+        self.pipeline_logs = PipelineLogs(self.state_dir / "logs")
         self.exclusive = ExclusiveLocks()
         self.slots = ChildSlots()  # bounded by MaxConcurrentChildren at load
         self.waiters = ReplyWaiters()
@@ -157,6 +160,8 @@ class Robot:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         await self._open_brain()
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        self.pipeline_logs.keep = self.config.pipeline_logs
+        self.pipeline_logs.scan()
         if self.registry is None:
             self.registry = BindingRegistry.discover(self.environ)
         for error in self.registry.errors:
@@ -441,7 +446,11 @@ class Robot:
 
     def pipeline_log_path(self, pipeline_id: int) -> Path | None:
         """Where a pipeline's log goes."""
-        return self.state_dir / "logs" / f"pipeline-{pipeline_id}.log"
+        return self.pipeline_logs.path(pipeline_id)
+
+    def new_pipeline_id(self) -> int:
+        """The id of a new pipeline; its log file is ready (engine/pipeline_logs.py)."""
+        return self.pipeline_logs.new(running=self.pipelines.__contains__)
 
     def is_admin(self, user: str) -> bool:
         """CheckAdmin: listed in AdminUsers and in the UserRoster."""

@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_pascal
 from burrow.engine.config.durations import parse_duration
 from burrow.engine.matching import compile_command
 from burrow.engine.patterns import PatternError
+from burrow.engine.pipeline_logs import DEFAULT_KEEP, MIN_KEEP
 from burrow.engine.simple_matcher import SimpleMatcherError, compile_simple
 from burrow.engine.slots import default_max_children
 
@@ -357,6 +358,16 @@ def _child_count(value: object) -> object:
     return value
 
 
+def _pipeline_logs(value: object) -> object:
+    """Read ``PipelineLogs``: how many pipeline logs the state folder keeps."""
+    hint = f"write how many pipeline logs to keep, e.g. {DEFAULT_KEEP} (at least {MIN_KEEP})"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(f"expected a whole number of logs, got {value!r}", hint)
+    if value < MIN_KEEP:
+        raise InvalidValue(f"{value} is fewer than {MIN_KEEP}", hint)
+    return value
+
+
 MAX_SPARES = 16  # spare children per binding: each holds a prepared runtime (JS ≈ 50 MiB)
 
 
@@ -670,6 +681,8 @@ class RobotConfig(_Model):
     max_concurrent_children: Annotated[int, BeforeValidator(_child_count)] = Field(
         default_factory=default_max_children
     )
+    # Pipeline logs kept in the state folder's logs/ (docs/operations.md).
+    pipeline_logs: Annotated[int, BeforeValidator(_pipeline_logs)] = DEFAULT_KEEP
 
     @field_validator("alias")
     @classmethod
