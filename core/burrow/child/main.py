@@ -7,11 +7,11 @@ options (every binding in the environment is discovered; slower, for diagnostics
 
 from __future__ import annotations
 
+import _thread
 import os
 import resource
 import signal
 import sys
-import threading
 
 from burrow.bindings.spec import ENTRY_POINT_GROUP, Binding, Collector, import_module, resolve
 from burrow.child.context import Canceled, ExecutionContext
@@ -237,7 +237,7 @@ class Child:
         self._canceled: set[int] = set()
         self._executed = False
         self._setup = ""  # "" until $/setup; then "done", or why it failed
-        self._main_thread = threading.get_ident()
+        self._main_thread = _thread.get_ident()
 
     def serve(self) -> int:
         """Run the lifecycle and return the exit status."""

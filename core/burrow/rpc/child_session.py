@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import _thread
 import os
-import queue
 import select
-import threading
 import time
+
+# `_queue` and `_thread`, not `queue` and `threading`: importing `threading` registers a
+# handler that runs after every fork (os.register_at_fork), and in a child forked from the
+# zygote, which imports this module, it wrote to about a hundred pages of the zygote's heap
+# (each one copied) before the child ran a line of its own.
+from _queue import SimpleQueue
 
 from burrow.rpc.codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -80,12 +84,12 @@ class BlockingSession:
         self._wfd = wfd
         self.max_size = max_size
         self._decoder = FrameDecoder(max_size)
-        self._inbox: queue.SimpleQueue[Message | BaseException] = queue.SimpleQueue()
-        self._read_lock = threading.Lock()
+        self._inbox: SimpleQueue[Message | BaseException] = SimpleQueue()
+        self._read_lock = _thread.allocate_lock()
         self._poller = select.poll()
         self._poller.register(rfd, select.POLLIN)
         self._ended = False  # the stream ended or broke; the inbox holds why
-        self._write_lock = threading.Lock()
+        self._write_lock = _thread.allocate_lock()
         self._pending: dict[int, None] = {}
         self._ids = MsgidAllocator()
         # Urgent notifications ($/cancel) are handled by the thread that reads them, at once,
@@ -108,7 +112,7 @@ class BlockingSession:
         _thread.start_new_thread(self._read_loop, ())
 
     def _read_loop(self) -> None:
-        self.reader_ident = threading.get_ident()
+        self.reader_ident = _thread.get_ident()
         try:
             while True:
                 with self._read_lock:

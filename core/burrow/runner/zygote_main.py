@@ -234,7 +234,16 @@ def main(argv: list[str]) -> int:
     preload = [
         argv[i + 1] for i, arg in enumerate(argv) if arg == "--preload" and i + 1 < len(argv)
     ]
-    limits = _limits(argv)
+    unsafe = load(preload, _limits(argv))
+    if unsafe is not None:
+        _unsafe(control, unsafe)
+    serve(control)
+    return 0
+
+
+def load(preload: list[str], limits: dict[str, Any] | None) -> str | None:
+    """Import what every child needs and the `preload` modules, running their hooks; None,
+    or why forking this process has become unsafe (a module started a thread)."""
     import burrow.bindings.locate
     import burrow.child.main  # noqa: F401
 
@@ -254,9 +263,8 @@ def main(argv: list[str]) -> int:
             os.write(2, f"burrow zygote: cannot preload {module}: {exc}\n".encode())
         threads = thread_count()
         if threads != 1:
-            _unsafe(control, f"preloading {module} left the zygote with {threads} threads")
-    serve(control)
-    return 0
+            return f"preloading {module} left the zygote with {threads} threads"
+    return None
 
 
 if __name__ == "__main__":
