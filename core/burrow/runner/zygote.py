@@ -270,11 +270,19 @@ class Zygote:
         return server
 
     def _readable(self, server: _Server) -> None:
+        reset = False
         while not server.lost:
             try:
                 data, fds, _, _ = socket.recv_fds(server.control, 65536, 1)
             except BlockingIOError:
                 return
+            except ConnectionResetError:
+                # A zygote that exits with a request unread in its socket leaves us this error,
+                # reported once, before the messages it sent first (say, why it exited).
+                if not reset:
+                    reset = True
+                    continue
+                data, fds = b"", []
             except OSError:
                 data, fds = b"", []
             if not data:
