@@ -15,7 +15,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,7 +28,7 @@ from burrow.rpc.parent_session import AsyncSession
 from burrow.runner.environment import child_environment
 from burrow.runner.limits import ChildLimits, cpu_limit_message
 from burrow.runner.privsep import ChildIdentity, identity_problems
-from burrow.runner.process import ChildProcess, SpawnedChild, Spawner
+from burrow.runner.process import ChildProcess, SpawnedChild, Spawner, wait_any
 
 if TYPE_CHECKING:
     from burrow.rpc.parent_session import AsyncRequestHandler, NotificationHandler
@@ -221,7 +221,10 @@ class Execution:
         self._dispatcher = dispatcher or NoRobotApi()
         self._on_log = on_log
         self._on_stderr = on_stderr
-        self._stop = asyncio.Event()
+        # Set by cancel() (or once the execution fails): robot calls are refused from then on,
+        # and the phase being awaited ends at once with `_stop_error`.
+        self._stopping = False
+        self._stopped: asyncio.Future[None] | None = None  # done once stopping; made by _phase
         self._stop_error: RpcError | None = None
         self._child: ChildProcess | None = None
         self._session: AsyncSession | None = None
@@ -240,7 +243,12 @@ class Execution:
         """Stop the execution: `$/cancel`, then SIGTERM and SIGKILL to the group on our clock."""
         if self._stop_error is None:
             self._stop_error = RpcError(code, reason)
-        self._stop.set()
+        self._stop()
+
+    def _stop(self) -> None:
+        self._stopping = True
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
 
     async def run(self) -> ExecutionResult:
         """Run the execution to its end and report it; never raises for mechanism failures."""
@@ -313,16 +321,13 @@ class Execution:
                 on_notification=self._notified,
                 max_size=spec.max_message_size,
             )
-        watcher = asyncio.get_running_loop().create_task(self._watch_exit(child))
+        watch = _ExitWatch(self, child)
         try:
             if spare is None:
-                result.hello = await self._phase(
-                    self._session.request(
-                        "$/hello", [hello_params(spec.max_message_size, spec.limits)]
-                    ),
-                    spec.hello_timeout,
-                    "$/hello",
+                _, hello = self._session.start_request(
+                    "$/hello", [hello_params(spec.max_message_size, spec.limits)]
                 )
+                result.hello = await self._phase(hello, spec.hello_timeout, "$/hello")
             check_hello(result.hello, spec.binding.name, spec.method, spec.identity)
             setup = None
             if spare is not None:
@@ -351,7 +356,7 @@ class Execution:
             self._accept(answer, result)
             await self._shutdown(child)
         finally:
-            watcher.cancel()
+            watch.end()
 
     def _check_setup(self, setup: asyncio.Future[Any] | None) -> None:
         """Raise child_start if the spare refused its `$/setup` (say, an unusable folder)."""
@@ -371,10 +376,7 @@ class Execution:
         self._child = self._session = None
         self._exec_msgid = self._exec_future = None
         if session is not None:
-            try:
-                await asyncio.wait_for(session.request("$/shutdown", [{}]), 2.0)
-            except (RpcError, TimeoutError):
-                pass
+            await _request_shutdown(session)
             session.close(RpcError(ErrorCode.CHILD_EXIT, "the spare was retired"))
         if child is not None:
             child.close_stdin()
@@ -404,30 +406,34 @@ class Execution:
         if error is not None:
             result.error = RpcError.from_map(error)
 
-    async def _phase(self, awaitable: Awaitable[Any], timeout: float | None, what: str) -> Any:
-        """Await one phase, bounded by its timeout and by cancel()."""
-        task = asyncio.ensure_future(awaitable)
-        stop = asyncio.get_running_loop().create_task(self._stop.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {task, stop}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            stop.cancel()
-        if task in done:
-            return task.result()
-        task.cancel()
-        if stop in done:
+    async def _phase(self, future: asyncio.Future[Any], timeout: float | None, what: str) -> Any:
+        """Await the answer of one phase, bounded by its timeout and by cancel().
+
+        A phase that does not end with its answer cancels the answer's future (a late answer
+        is then dropped). No task is made for this: the answer, cancel() and the timer each
+        wake the one waiter.
+        """
+        if not future.done() and not self._stopping:
+            if self._stopped is None:
+                self._stopped = asyncio.get_running_loop().create_future()
+            try:
+                await wait_any((future, self._stopped), timeout)
+            except BaseException:
+                future.cancel()
+                raise
+        if future.done():
+            return future.result()
+        future.cancel()
+        if self._stopping:
             assert self._stop_error is not None
             raise self._stop_error
         raise RpcError(ErrorCode.TIMEOUT, f"{what} did not answer within {timeout:g} s")
 
     async def _shutdown(self, child: ChildProcess) -> None:
         assert self._session is not None
-        try:
-            await asyncio.wait_for(self._session.request("$/shutdown", [{}]), 2.0)
-        except (RpcError, TimeoutError):
-            pass  # it answered the execution; a slow or rude exit is cleaned up below
+        # An error or no answer within the time: it answered the execution; a slow or rude
+        # exit is cleaned up below.
+        await _request_shutdown(self._session)
         child.close_stdin()
         if not await child.wait(2.0):
             await child.stop(self.spec.term_grace)
@@ -435,7 +441,7 @@ class Execution:
     async def _escalate(self) -> None:
         """After a failure or cancel: `$/cancel`, EOF, SIGTERM, SIGKILL; always reaped."""
         child, session = self._child, self._session
-        self._stop.set()  # robot calls that still arrive are answered `interrupted`
+        self._stop()  # robot calls that still arrive are answered `interrupted`
         if child is None or child.has_exited:
             return
         if session is not None and self._exec_msgid is not None and session.closed is None:
@@ -451,9 +457,8 @@ class Execution:
         if self._session is not None:
             self._session.feed(data)
 
-    async def _watch_exit(self, child: ChildProcess) -> None:
-        await child.wait()
-        await child.close()  # lets the last stdout bytes arrive before pending calls fail
+    def _child_exited(self, child: ChildProcess) -> None:
+        """The child exited while the execution waited on it: fail what it still owes."""
         if self._session is not None:
             self._session.close(_child_exit(child.returncode, child.stderr.tail(), self.spec))
 
@@ -463,7 +468,7 @@ class Execution:
                 ErrorCode.METHOD_NOT_FOUND,
                 f"the robot serves no method {shown(request.method, 80)}",
             )
-        if self._stop.is_set():
+        if self._stopping:
             raise RpcError(ErrorCode.INTERRUPTED, "this execution is being stopped")
         if self.spec.is_get_config or self._exec_msgid is None:
             raise RpcError(
@@ -506,6 +511,67 @@ class Execution:
                 level if isinstance(level, int) and not isinstance(level, bool) else 2,
                 message if isinstance(message, str) else shown(message),  # no str() of any depth
             )
+
+
+class _ExitWatch:
+    """Fails the execution's pending calls when its child exits, once the last of its stdout
+    was read (closing the child, as `ChildProcess.close` does, at most a second later).
+
+    Callbacks on the child's futures, not a task per execution: most children exit after
+    they answered, with their stdout already read to its end, and then nothing waits.
+    """
+
+    def __init__(self, execution: Execution, child: ChildProcess) -> None:
+        self._execution = execution
+        self._child = child
+        self._timer: asyncio.TimerHandle | None = None
+        self._ended = False
+        child.exited.add_done_callback(self._exited)
+
+    def _exited(self, _: object = None) -> None:
+        if self._ended:  # ran after end(): it was already on its way when end() came
+            return
+        child = self._child
+        if child.close_drained():
+            self._fire()
+            return
+        self._timer = asyncio.get_running_loop().call_later(1.0, self._drained)
+        child.stdout_closed.add_done_callback(self._drained)
+
+    def _drained(self, _: object = None) -> None:
+        if not self._ended:
+            self._child.finish_close()
+            self._fire()
+
+    def _fire(self) -> None:
+        if not self._ended:
+            self.end()
+            self._execution._child_exited(self._child)
+
+    def end(self) -> None:
+        """Stop watching (the execution is over, or the child's end was handled)."""
+        self._ended = True
+        self._child.exited.remove_done_callback(self._exited)
+        self._child.stdout_closed.remove_done_callback(self._drained)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+async def _request_shutdown(session: AsyncSession) -> None:
+    """Ask the child to end ($/shutdown) and wait for its answer, at most 2 s; any failure
+    (an error answer, no answer, a closed session) is left to what follows."""
+    try:
+        _, answer = session.start_request("$/shutdown", [{}])
+    except RpcError:
+        return
+    try:
+        await wait_any((answer,), 2.0)
+    finally:
+        if answer.done():
+            _retrieve(answer)
+        else:
+            answer.cancel()
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

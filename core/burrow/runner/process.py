@@ -6,12 +6,44 @@ import asyncio
 import collections
 import os
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from burrow.rpc.errors import ErrorCode, RpcError
 
 STDERR_KEEP = 64 * 1024
+
+
+async def wait_any(futures: Iterable[asyncio.Future[Any]], timeout: float | None) -> None:
+    """Wait until one of `futures` is done, or `timeout` seconds have passed.
+
+    What `asyncio.wait(..., return_when=FIRST_COMPLETED)` does for futures, for less: no set,
+    no task, one waiter and at most one timer, every callback removed on the way out. The
+    futures are never cancelled, not even when the caller is: each caller decides what a
+    future it stops waiting for becomes.
+    """
+    futures = tuple(futures)
+    for future in futures:
+        if future.done():
+            return
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    for future in futures:
+        future.add_done_callback(wake)
+    timer = loop.call_later(timeout, wake) if timeout is not None else None
+    try:
+        await waiter
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for future in futures:
+            future.remove_done_callback(wake)
 
 
 class StderrBuffer:
@@ -111,13 +143,9 @@ class ChildProcess:
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait for the child to exit; False on timeout. The status is `returncode`."""
-        if self.exited.done():  # the usual case at the end of an execution: no timer to set
-            return True
-        try:
-            await asyncio.wait_for(asyncio.shield(self.exited), timeout)
-        except TimeoutError:
-            return False
-        return True
+        if not self.exited.done():  # done: the usual case at the end of an execution
+            await wait_any((self.exited,), timeout)
+        return self.exited.done()
 
     def signal_group(self, signum: int) -> None:
         """Send `signum` to the child's whole process group (grandchildren included)."""
@@ -141,13 +169,22 @@ class ChildProcess:
 
     async def close(self) -> None:
         """Kill what is left of the group (daemonised grandchildren), then drop the pipes."""
+        if not self.close_drained():
+            # Pipes held open by a grandchild close when it dies; do not wait forever for that.
+            await wait_any((self.stdout_closed,), 1.0)
+            self.finish_close()
+
+    def close_drained(self) -> bool:
+        """`close()` without waiting: kill what is left of the group and, if stdout has been
+        read to its end, drop the pipes and say True; else False, and close() still waits."""
         self.signal_group(signal.SIGKILL)
-        # Pipes held open by a grandchild close when it dies; do not wait forever for that.
         if not self.stdout_closed.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self.stdout_closed), 1.0)
-            except TimeoutError:
-                pass
+            return False
+        self.finish_close()
+        return True
+
+    def finish_close(self) -> None:
+        """The end of `close()`: forward the last stderr line, drop the pipes."""
         self.stderr.flush()
         self._close_pipes()
 

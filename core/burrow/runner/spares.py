@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import functools
 import logging
 import sys
@@ -40,7 +39,7 @@ from burrow.runner.environment import child_environment
 from burrow.runner.execution import ExecutionSpec, check_hello, child_argv, hello_params
 from burrow.runner.limits import ChildLimits
 from burrow.runner.privsep import ChildIdentity
-from burrow.runner.process import ChildProcess, Spawner
+from burrow.runner.process import ChildProcess, Spawner, wait_any
 
 __all__ = ["DEFAULT_SPARES", "SpareChild", "SpareKey", "SparePool", "spare_sizes"]
 
@@ -204,11 +203,13 @@ class SparePool:
         self._ready: dict[SpareKey, collections.deque[SpareChild]] = {}
         self._retry_at: dict[SpareKey, float] = {}
         self._delay: dict[SpareKey, float] = {}
-        self._wake = asyncio.Event()
+        self._woken: asyncio.Future[None] | None = None  # what the idle refill waits on
         self._changed = asyncio.Event()
         self._filler: asyncio.Task[None] | None = None
+        self._spawning = False  # the refill is starting a child: close() lets that end
         self._ending: set[asyncio.Task[None]] = set()
         self._running: set[asyncio.Future[None]] = set()  # exits of taken spares still running
+        self._quiet: asyncio.Future[None] | None = None  # done when _running empties
         self._closed = False
         self.preparing: SpareChild | None = None  # the spare being made now, if any
         self.made = 0  # spares that became ready
@@ -259,7 +260,7 @@ class SparePool:
         self._targets, self._bindings = targets, owners
         self._retry_at = {k: v for k, v in self._retry_at.items() if k in targets}
         self._delay = {k: v for k, v in self._delay.items() if k in targets}
-        self._wake.set()
+        self._wake()
         self._changed.set()
 
     @property
@@ -297,19 +298,29 @@ class SparePool:
         ready = self._ready.get(SpareKey.of(spec))
         while ready:
             spare = ready.popleft()
-            self._wake.set()
+            self._wake()
             self._changed.set()
             if spare.usable:
                 self.taken += 1
                 assert spare.child is not None
                 exited = spare.child.exited
                 self._running.add(exited)
-                exited.add_done_callback(self._running.discard)
+                exited.add_done_callback(self._taken_exited)
                 return spare
             self._end_later(spare)
         return None
 
+    def _taken_exited(self, exited: asyncio.Future[None]) -> None:
+        self._running.discard(exited)
+        if not self._running and self._quiet is not None and not self._quiet.done():
+            self._quiet.set_result(None)
+
     # -- the refill -------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Make the refill look at the pool again."""
+        if self._woken is not None and not self._woken.done():
+            self._woken.set_result(None)
 
     def start(self) -> None:
         """Start filling the pool in the background."""
@@ -359,15 +370,20 @@ class SparePool:
     async def _fill(self) -> None:
         while not self._closed:
             key, wake_in = self._next_key()
+            loop = asyncio.get_running_loop()
             if key is None:
-                self._wake.clear()
+                self._woken = loop.create_future()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), wake_in)
-                except TimeoutError:
-                    pass
+                    await wait_any((self._woken,), wake_in)
+                finally:
+                    self._woken = None
                 continue
             if self._running:
-                await asyncio.wait(set(self._running), timeout=REFILL_QUIET)
+                self._quiet = loop.create_future()
+                try:
+                    await wait_any((self._quiet,), REFILL_QUIET)
+                finally:
+                    self._quiet = None
             spare = await self._make(key)
             if spare is None:
                 continue
@@ -393,24 +409,22 @@ class SparePool:
             max_message_size=key.max_message_size,
             python=key.python,
         )
-        spawn = asyncio.ensure_future(
-            self._spawner(
-                child_argv(template),
-                env=child_environment(),  # the pass-through variables only: no secret
-                cwd=SPARE_CWD,
-                on_stdout=spare.feed,
-                on_stderr_line=spare.stderr_line,
-            )
-        )
         try:
+            # close() does not cancel the refill while it starts a child (milliseconds), so
+            # that the child is ended and reaped here rather than left to its zygote.
+            self._spawning = True
             try:
-                spare.child = child = await asyncio.shield(spawn)
-            except asyncio.CancelledError:
-                # Closing: let the start finish (milliseconds), so that the child is ended
-                # and reaped below rather than left to its zygote.
-                with contextlib.suppress(Exception):
-                    spare.child = await asyncio.wait_for(spawn, 5.0)
-                raise
+                spare.child = child = await self._spawner(
+                    child_argv(template),
+                    env=child_environment(),  # the pass-through variables only: no secret
+                    cwd=SPARE_CWD,
+                    on_stdout=spare.feed,
+                    on_stderr_line=spare.stderr_line,
+                )
+            finally:
+                self._spawning = False
+            if self._closed:
+                raise asyncio.CancelledError
             spare.session = AsyncSession(
                 child.write,
                 on_request=spare.serve,
@@ -454,22 +468,18 @@ class SparePool:
         self, spare: SpareChild, child: ChildProcess, session: AsyncSession
     ) -> dict[str, Any]:
         params = hello_params(spare.key.max_message_size, spare.key.limits, prepare=True)
-        hello = asyncio.ensure_future(session.request("$/hello", [params]))
-        exited = asyncio.ensure_future(child.wait())
+        _, hello = session.start_request("$/hello", [params])
         try:
-            done, _ = await asyncio.wait(
-                {hello, exited}, timeout=self._prepare_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            await wait_any((hello, child.exited), self._prepare_timeout)
         finally:
-            exited.cancel()
             if not hello.done():
                 hello.cancel()  # timed out, or the pool is closing: nobody will read it
-        if hello in done:
+        if not hello.cancelled():
             answer = hello.result()
             if not isinstance(answer, dict):
                 raise RpcError(ErrorCode.PROTOCOL_ERROR, f"bad $/hello answer: {shown(answer)}")
             return answer
-        if exited in done:
+        if child.has_exited:
             await child.wait(1.0)
             raise RpcError(
                 ErrorCode.CHILD_EXIT,
@@ -496,7 +506,7 @@ class SparePool:
                 spare.child.returncode,
             )
             self._end_later(spare)
-            self._wake.set()
+            self._wake()
             self._changed.set()
 
     def _end_later(self, spare: SpareChild) -> None:
@@ -509,9 +519,11 @@ class SparePool:
     async def close(self) -> None:
         """Kill every spare, including one being prepared; never waits for a spare."""
         self._closed = True
-        self._wake.set()
+        self._wake()
         self._changed.set()
         if self._filler is not None:
+            if self._spawning:  # let the start of a child end first (at most 5 s)
+                await wait_any((self._filler,), 5.0)
             self._filler.cancel()
             await asyncio.gather(self._filler, return_exceptions=True)
         spares = [spare for ready in self._ready.values() for spare in ready]

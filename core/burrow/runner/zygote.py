@@ -32,7 +32,7 @@ from typing import Any
 
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.environment import child_environment
-from burrow.runner.process import ChildProcess, SpawnedChild, StderrBuffer
+from burrow.runner.process import ChildProcess, SpawnedChild, StderrBuffer, wait_any
 
 log = logging.getLogger(__name__)
 
@@ -415,17 +415,22 @@ class Zygote:
                 raise _ZygoteLost() from exc
             finally:
                 _close_all(theirs)  # the child's ends: the zygote has them now, or nobody
-            try:
-                answer, fds = await asyncio.wait_for(future, FORK_TIMEOUT)
-            except TimeoutError:
+            await wait_any((future,), FORK_TIMEOUT)
+            if not future.done():
                 server.pending.pop(request_id, None)
                 log.error("the zygote did not answer within %g s; replacing it", FORK_TIMEOUT)
                 if server.process.returncode is None:
                     server.process.kill()
                 self._lost(server)
                 raise _ZygoteLost() from None
+            answer, fds = future.result()
         except BaseException:
             _close_all(ours)
+            # Given up on (cancelled): an answer that comes later is closed as it arrives, one
+            # that came already is closed here; its child sees EOF and exits.
+            server.pending.pop(request_id, None)
+            if future.done() and not future.cancelled() and future.exception() is None:
+                _close_all(future.result()[1])
             raise
         if "error" in answer:
             _close_all((*ours, *fds))
