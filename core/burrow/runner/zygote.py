@@ -56,17 +56,124 @@ class _ZygoteLost(Exception):
     """The zygote died before answering a request: nothing was started, ask again."""
 
 
-class _PipeReader(asyncio.Protocol):
-    def __init__(self, on_data: Callable[[bytes], None], closed: asyncio.Future[None] | None):
+READ_SIZE = 256 * 1024  # what asyncio's pipe transports read at once
+
+
+class _PipeIn:
+    """The robot's read end of one of a child's pipes, watched by the event loop.
+
+    What an asyncio read-pipe transport does for a pipe, without one: a transport is set up
+    over three turns of the loop, and a child has three pipes. Each read goes to `on_data`;
+    at the end (EOF, an error, or `close`) the fd is closed and `closed` is set.
+    """
+
+    __slots__ = ("_closed", "_fd", "_loop", "_on_data")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fd: int,
+        on_data: Callable[[bytes], None],
+        closed: asyncio.Future[None] | None,
+    ) -> None:
+        self._loop = loop
+        self._fd = fd
         self._on_data = on_data
         self._closed = closed
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._readable)
 
-    def data_received(self, data: bytes) -> None:
-        self._on_data(data)
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._fd, READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            self._on_data(data)
+        else:
+            self.close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def close(self) -> None:
+        """Stop reading and close the fd (again: nothing)."""
+        if self._fd >= 0:
+            self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
+
+
+class _PipeOut:
+    """The robot's write end of a child's stdin: what an asyncio write-pipe transport does.
+
+    A write goes out at once; what the pipe does not take waits in a buffer, written as the
+    pipe drains. A write to a child that closed its end is dropped and closes this end (the
+    child's exit says the rest).
+    """
+
+    __slots__ = ("_buffer", "_closing", "_fd", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop = loop
+        self._fd = fd
+        self._buffer = bytearray()
+        self._closing = False
+        os.set_blocking(fd, False)
+
+    def is_closing(self) -> bool:
+        """True once closed or closing: nothing more may be written."""
+        return self._closing
+
+    def write(self, data: bytes) -> None:
+        """Write `data`, now or as the pipe drains."""
+        if self._closing or not data:
+            return
+        if not self._buffer:
+            try:
+                written = os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                written = 0
+            except OSError:  # EPIPE: the child closed its end
+                self.abort()
+                return
+            if written == len(data):
+                return
+            self._loop.add_writer(self._fd, self._writable)
+            self._buffer += memoryview(data)[written:]
+        else:
+            self._buffer += data
+
+    def _writable(self) -> None:
+        try:
+            written = os.write(self._fd, self._buffer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.abort()
+            return
+        del self._buffer[:written]
+        if not self._buffer:
+            self._loop.remove_writer(self._fd)
+            if self._closing:
+                self.abort()
+
+    def close(self) -> None:
+        """Close once the buffer is written (EOF for the child)."""
+        self._closing = True
+        if not self._buffer:
+            self.abort()
+
+    def abort(self) -> None:
+        """Close now, dropping what is buffered."""
+        self._closing = True
+        if self._fd >= 0:
+            if self._buffer:
+                self._loop.remove_writer(self._fd)
+                self._buffer.clear()
+            os.close(self._fd)
+            self._fd = -1
 
 
 class ForkedChild(ChildProcess):
@@ -78,40 +185,31 @@ class ForkedChild(ChildProcess):
     def __init__(self, pid: int, stderr: StderrBuffer, pidfd: int | None = None) -> None:
         super().__init__(pid, stderr)
         self._status: int | None = None
-        self._transports: list[asyncio.BaseTransport] = []
-        self._stdin: asyncio.WriteTransport | None = None
+        self._stdout: _PipeIn | None = None
+        self._stderr: _PipeIn | None = None
+        self._stdin: _PipeOut | None = None
         self._pidfd = pidfd
         self._watching = False
         self._pipes_closed = False
         self.orphaned = False
 
-    async def connect(
+    def connect(
         self, stdin_w: int, stdout_r: int, stderr_r: int, on_stdout: Callable[[bytes], None]
     ) -> None:
-        """Attach the robot's ends of the child's pipes to the event loop; if that fails or is
-        cancelled, every one of them is closed."""
+        """Give the robot's ends of the child's pipes to the event loop (this object closes
+        them from now on, even if this fails)."""
         loop = asyncio.get_running_loop()
-        files = [
-            os.fdopen(stdout_r, "rb", 0),
-            os.fdopen(stderr_r, "rb", 0),
-            os.fdopen(stdin_w, "wb", 0),
-        ]
+        left = [stdin_w, stdout_r, stderr_r]  # not yet owned by a pipe object
         try:
-            out, _ = await loop.connect_read_pipe(
-                lambda: _PipeReader(on_stdout, self.stdout_closed), files[0]
-            )
-            self._transports.append(out)
-            err, _ = await loop.connect_read_pipe(
-                lambda: _PipeReader(self.stderr.feed, None), files[1]
-            )
-            self._transports.append(err)
-            self._stdin, _ = await loop.connect_write_pipe(asyncio.Protocol, files[2])
-            self._transports.append(self._stdin)
+            self._stdin = _PipeOut(loop, left[0])
+            left.pop(0)
+            self._stdout = _PipeIn(loop, left[0], on_stdout, self.stdout_closed)
+            left.pop(0)
+            self._stderr = _PipeIn(loop, left[0], self.stderr.feed, None)
+            left.pop(0)
         except BaseException:
-            for transport in self._transports:
-                transport.close()
-            for file in files:
-                file.close()
+            self._close_pipes()
+            _close_all(left)
             raise
 
     def exited_with(self, status: int | None) -> None:
@@ -165,8 +263,11 @@ class ForkedChild(ChildProcess):
         return self._status
 
     def _close_pipes(self) -> None:
-        for transport in self._transports:
-            transport.close()
+        if self._stdin is not None:
+            self._stdin.abort()
+        for pipe in (self._stdout, self._stderr):
+            if pipe is not None:
+                pipe.close()
         self._pipes_closed = True
         if self.exited.done():  # else when it exits: the pidfd may still be needed till then
             self._close_pidfd()
@@ -444,9 +545,9 @@ class Zygote:
         else:
             server.children[child.pid] = child
         try:
-            await child.connect(stdin_w, stdout_r, stderr_r, on_stdout)
+            child.connect(stdin_w, stdout_r, stderr_r, on_stdout)
         except BaseException:
-            child.signal_group(signal.SIGKILL)  # cancelled: nobody will ever talk to it
+            child.signal_group(signal.SIGKILL)  # nobody will ever talk to it
             raise
         return child
 
