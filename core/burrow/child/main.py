@@ -12,6 +12,7 @@ import os
 import resource
 import signal
 import sys
+import time
 
 from burrow.bindings.spec import ENTRY_POINT_GROUP, Binding, Collector, import_module, resolve
 from burrow.child.context import Canceled, ExecutionContext
@@ -469,8 +470,15 @@ class Child:
         if context is None or msgid != context.msgid:
             return
         context.canceled = True
-        if context.interruptible:
+        pause = 0.001
+        while context.interruptible and _thread.get_ident() != self._main_thread:
+            # Python runs a handler at its next check for signals: one that lands between that
+            # check and a blocking call (time.sleep, a socket wait) is seen only when the call
+            # returns. So it is sent until the main thread has taken it (`_interrupt` clears
+            # `interruptible`, as do a robot call and the end of the execution).
             signal.pthread_kill(self._main_thread, signal.SIGUSR1)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def _interrupt(self, signum: int, frame: object) -> None:
         context = self._context
