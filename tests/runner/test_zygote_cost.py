@@ -1,18 +1,24 @@
-"""What a child forked from the zygote does not have to pay for (docs/architecture.md, "Zygote").
+"""What a one-shot child does not have to pay for, forked from the zygote or not.
 
 A fork copies each page of the zygote it writes to, and a page is written as soon as Python
-touches an object on it; these tests hold the zygote and its children to what keeps that
-work small.
+touches an object on it; a thread costs its creation and a wake-up for every message it hands
+over. These tests hold the zygote and its children to what keeps that work small, and to the
+guarantees that must survive it.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 import pytest
+from zygote_support import LUA_ARGS, TEST_ARGS, ZygoteServer
 
-LUA = ["--binding", "lua", "--distribution", "burrowbot-lua"]
+from burrow.rpc.codec import Message, Notification, Request, Response, encode
+from support import RawChild
 
 
 @pytest.mark.parametrize("preload", ["burrow_lua.runtime", "burrow_testbinding"])
@@ -23,7 +29,7 @@ def test_the_zygote_does_not_import_threading(preload: str) -> None:
         "import sys\n"
         "from burrow.runner import zygote_main\n"
         f"assert zygote_main.load([{preload!r}], None) is None\n"
-        f"zygote_main._before_fork({LUA!r})\n"
+        f"zygote_main._before_fork({LUA_ARGS!r})\n"
         "print(sorted(m for m in ('threading', 'queue') if m in sys.modules))\n"
     )
     done = subprocess.run(
@@ -31,3 +37,94 @@ def test_the_zygote_does_not_import_threading(preload: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+class Child(Protocol):
+    pid: int
+
+    def send(self, *messages: Message) -> None: ...
+    def receive(self) -> Message: ...
+    def request(self, msgid: int, method: str, params: dict[str, Any]) -> Response: ...
+    def hello(self) -> Response: ...
+
+
+class _Fresh(RawChild):
+    """A new interpreter, with the interface of a ForkedChild."""
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def send(self, *messages: Message) -> None:  # type: ignore[override]
+        self.send_bytes(b"".join(encode(message) for message in messages))
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Iterator[ZygoteServer]:
+    server = ZygoteServer("burrow_testbinding")
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["fresh", "forked"])
+def test_child(request: pytest.FixtureRequest, zygote: ZygoteServer) -> Iterator[Child]:
+    """A child of the test binding: a new interpreter, or forked from a zygote."""
+    if request.param == "forked":
+        yield zygote.fork(*TEST_ARGS)
+        return
+    child = _Fresh(*TEST_ARGS)
+    yield child
+    child.kill()
+
+
+def _threads(child: Child) -> int:
+    import os
+
+    return len(os.listdir(f"/proc/{child.pid}/task"))
+
+
+def _eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_the_main_thread_reads_the_hello_and_a_refused_request(test_child: Child) -> None:
+    # No reader thread until extension code is about to run: the hello, $/setup and the
+    # request cross no thread, and a request refused before running anything starts none.
+    assert test_child.hello().error is None
+    assert _threads(test_child) == 1
+    refused = test_child.request(1, "test_nope", {"args": []})
+    assert refused.error is not None and refused.error["code"] == "method_not_found"
+    assert _threads(test_child) == 1
+    assert test_child.request(2, "$/shutdown", {}).result == {"ok": True}
+
+
+def test_a_running_extension_has_its_reader_and_a_cancel_interrupts_it(test_child: Child) -> None:
+    test_child.hello()
+    test_child.send(Request(3, "test_run", [{"args": ["sleep", "60"]}]))
+    assert _eventually(lambda: _threads(test_child) == 2)
+    started = time.monotonic()
+    test_child.send(Notification("$/cancel", [{"msgid": 3}]))
+    answer = test_child.receive()
+    assert isinstance(answer, Response) and answer.msgid == 3
+    assert answer.error is not None and answer.error["code"] == "canceled"
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("order", ["cancel-after", "cancel-before"])
+def test_a_cancel_read_with_its_request_cancels_it(test_child: Child, order: str) -> None:
+    # The main thread reads both in one read, before any reader thread exists; the extension
+    # (which would sleep for a minute) never runs.
+    test_child.hello()
+    request = Request(3, "test_run", [{"args": ["sleep", "60"]}])
+    cancel = Notification("$/cancel", [{"msgid": 3}])
+    started = time.monotonic()
+    test_child.send(*([request, cancel] if order == "cancel-after" else [cancel, request]))
+    answer = test_child.receive()
+    assert isinstance(answer, Response) and answer.msgid == 3
+    assert answer.error is not None and answer.error["code"] == "canceled"
+    assert time.monotonic() - started < 10

@@ -241,8 +241,12 @@ class Child:
         self._main_thread = _thread.get_ident()
 
     def serve(self) -> int:
-        """Run the lifecycle and return the exit status."""
-        self._session.start()
+        """Run the lifecycle and return the exit status.
+
+        This thread reads the stream itself until extension code is about to run (`_execute`
+        starts the reader thread): the hello, `$/setup` and the request need no thread, and a
+        request that is refused never starts one.
+        """
         try:
             if not self._hello():
                 return EXIT_PROTOCOL
@@ -424,6 +428,10 @@ class Child:
         context = ExecutionContext(self._session, request.msgid, request.method)
         self._context = context
         previous = signal.signal(signal.SIGUSR1, self._interrupt)
+        # From now on a `$/cancel` must reach us while extension code runs: the reader thread
+        # reads it and interrupts this thread (`_urgent`). One that came before or with the
+        # request was read by this thread and noted in `_canceled`, checked below.
+        self._session.start()
         try:
             handler = resolve(target)
             context.interruptible = True

@@ -65,11 +65,13 @@ class BlockingSession:
 
     Whoever holds the read lock reads and decodes the stream, and puts every message it
     completes into the inbox (urgent notifications handled first) before letting go of it.
-    The reader thread holds it while it waits on the stream, so that a `$/cancel` reaches the
-    execution while extension code runs. A thread waiting for a message takes the lock itself
-    when it is free and reads its own answer: this is what a robot call does after the reader
-    thread has handed it one answer and stepped aside for `PARK_SECONDS` (`_read_loop`), which
-    saves waking a second thread for every call; it polls for `SPIN_SECONDS` before it sleeps.
+    A thread waiting for a message takes the lock itself when it is free and reads its own
+    message. Until `start()` nothing else reads: the child's main thread reads the hello and
+    the request itself, with no thread to wake. Once started, the reader thread holds the
+    lock while it waits on the stream, so that a `$/cancel` reaches the execution while
+    extension code runs; after it has handed a robot call one answer it steps aside for
+    `PARK_SECONDS` (`_read_loop`), and the caller reads its next answers itself, which saves
+    waking a second thread for every call; it polls for `SPIN_SECONDS` before it sleeps.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class BlockingSession:
         # Urgent notifications ($/cancel) are handled by the thread that reads them, at once,
         # because the main thread may be busy in extension code and not reading the inbox.
         self._on_urgent = on_urgent
+        self._started = False
         self.reader_ident: int | None = None  # the reader thread's, once it runs
 
     def set_max_size(self, max_size: int) -> None:
@@ -103,12 +106,15 @@ class BlockingSession:
         self._decoder = FrameDecoder(max_size)
 
     def start(self) -> None:
-        """Start reading the descriptor.
+        """Start the reader thread (once; later calls do nothing).
 
         The reader is a bare thread (`_thread`): `threading.Thread.start` would also wait for
         it to be running, a round trip through the scheduler that every one-shot child pays at
         its start. It never ends while the process lives, like a daemon thread.
         """
+        if self._started:
+            return
+        self._started = True
         _thread.start_new_thread(self._read_loop, ())
 
     def _read_loop(self) -> None:

@@ -1,0 +1,127 @@
+"""A real zygote (burrow.runner.zygote_main) driven over its control socket without a robot,
+and its children driven frame by frame, as tests/support.py's RawChild drives a new
+interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from burrow.rpc.codec import FrameDecoder, Message, Request, Response, encode
+
+TEST_ARGS = ["--binding", "test", "--distribution", "burrowbot-testbinding"]
+LUA_ARGS = ["--binding", "lua", "--distribution", "burrowbot-lua"]
+
+
+class ZygoteServer:
+    """A zygote process preloading `preload`; `fork` starts a child of it."""
+
+    def __init__(self, *preload: str) -> None:
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = [sys.executable, "-I", "-m", "burrow.runner.zygote_main", str(theirs.fileno())]
+        for module in preload:
+            argv += ["--preload", module]
+        self.proc = subprocess.Popen(
+            argv,
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            start_new_session=True,
+        )
+        theirs.close()
+        self.children: list[ForkedChild] = []
+        self._next_id = 0
+
+    def fork(self, *argv: str, cwd: str = "/", env: dict[str, str] | None = None) -> ForkedChild:
+        """A new child running `burrow.child` with `argv`."""
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        stderr_r, stderr_w = os.pipe()
+        setup_r, setup_w = os.pipe()
+        os.write(setup_w, json.dumps({"env": env or {}, "cwd": cwd}).encode())
+        os.close(setup_w)
+        self._next_id += 1
+        request = json.dumps({"id": self._next_id, "argv": list(argv)}).encode()
+        ours = [stdin_r, stdout_w, stderr_w, setup_r]
+        try:
+            socket.send_fds(self.control, [request], ours)
+        finally:
+            for fd in ours:
+                os.close(fd)
+        while True:
+            data, fds, _, _ = socket.recv_fds(self.control, 65536, 1)
+            for fd in fds:
+                os.close(fd)
+            answer = json.loads(data)
+            if answer.get("id") == self._next_id:
+                assert "pid" in answer, answer
+                child = ForkedChild(answer["pid"], stdin_w, stdout_r, stderr_r)
+                self.children.append(child)
+                return child
+
+    def close(self) -> None:
+        for child in self.children:
+            child.kill()
+        self.control.close()
+        self.proc.wait(10)
+
+
+class ForkedChild:
+    """A child of a ZygoteServer, driven frame by frame."""
+
+    def __init__(self, pid: int, stdin: int, stdout: int, stderr: int) -> None:
+        self.pid = pid
+        self._stdin: int | None = stdin
+        self._stdout = stdout
+        self._stderr = stderr
+        self._decoder = FrameDecoder()
+        self._buffered: list[Message] = []
+
+    def send(self, *messages: Message) -> None:
+        """Send `messages` in one write, so that the child reads them together."""
+        assert self._stdin is not None
+        os.write(self._stdin, b"".join(encode(message) for message in messages))
+
+    def receive(self) -> Message:
+        while not self._buffered:
+            data = os.read(self._stdout, 65536)
+            if not data:
+                raise EOFError("the child closed stdout")
+            self._buffered.extend(self._decoder.feed(data))
+        return self._buffered.pop(0)
+
+    def request(self, msgid: int, method: str, params: dict[str, Any]) -> Response:
+        self.send(Request(msgid, method, [params]))
+        message = self.receive()
+        assert isinstance(message, Response), message
+        return message
+
+    def hello(self, **params: Any) -> Response:
+        return self.request(0, "$/hello", {"versions": [1], **params})
+
+    def threads(self) -> int:
+        """How many threads the child has now."""
+        return len(os.listdir(f"/proc/{self.pid}/task"))
+
+    def close_stdin(self) -> None:
+        if self._stdin is not None:
+            os.close(self._stdin)
+            self._stdin = None
+
+    def kill(self) -> None:
+        self.close_stdin()
+        try:
+            os.kill(self.pid, 9)
+        except ProcessLookupError:
+            pass
+        for fd in (self._stdout, self._stderr):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._stdout = self._stderr = -1
