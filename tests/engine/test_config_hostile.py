@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from burrow.engine.config import ConfigError, LoadedRobot, load_robot
+from burrow.engine.config import ConfigError, LoadedRobot, load_robot, loader
 from burrow.engine.config.loader import (
     MAX_DEPTH,
     MAX_DOCUMENT_BYTES,
@@ -325,3 +325,37 @@ def test_an_unexpected_loader_failure_disables_only_that_plugin(
         "broken": "its configuration could not be loaded:"
         " RecursionError: maximum recursion depth exceeded"
     }
+
+
+VALID = {
+    "flow": "Commands: [{Command: hi, Regex: 'hi (\\d+)'}]\nHelp: [{Keywords: [hi]}]\n",
+    "block": "Commands:\n  - Command: hi\n    Regex: hi\nConfig:\n  a: &x [1, 2.5, true, ~]\n  b: *x\n",
+    "merge-and-env": "Base: &b {A: 1}\nConfig:\n  <<: *b\n  Home: ${HOME:-none}\n  Since: 2020-01-01\n",
+    "syntax": "Commands: [\n  {Command: hi\nHelp: x\n",
+    "duplicate": "Help: a\nHelp: b\n",
+}
+
+
+@pytest.mark.parametrize("case", [*VALID, *HOSTILE])
+def test_the_libyaml_and_python_parsers_read_every_document_alike(case: str) -> None:
+    # PyYAML's wheels carry LibYAML, which the robot uses to read configuration fast; the
+    # Python parser is what an installation without it falls back to. Both give the same
+    # values, key lines and problems (a problem's column may differ: LibYAML may stop later).
+    text = VALID[case] if case in VALID else HOSTILE[case][0]
+    assert loader._Loader is loader._LibYAMLLoader, "PyYAML without LibYAML: see its wheels"
+    results = []
+    for chosen in (loader._LibYAMLLoader, loader._PythonLoader):
+        previous, loader._Loader = loader._Loader, chosen
+        try:
+            raw = parse_config(text, "f.yaml", {"HOME": "/home/bot"})
+        finally:
+            loader._Loader = previous
+        problems = [
+            (p.file, p.line if "nested" not in p.message else 0, p.message, p.hint)
+            for p in raw.problems
+        ]
+        results.append((raw.data, raw.lines, problems))
+    if case not in ("syntax",):
+        assert results[0] == results[1]
+    else:  # the parsers word a syntax error their own way, at the same place
+        assert results[0][2][0][1] == results[1][2][0][1]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -155,7 +155,7 @@ def parse_config(text: str, file: str, environ: Mapping[str, str] | None) -> Raw
     problem = _text_problem(text, file)
     if problem is not None:
         return RawConfig(file, problems=(problem,))
-    loader = _BoundedLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -180,6 +180,12 @@ def parse_config(text: str, file: str, environ: Mapping[str, str] | None) -> Raw
     except _DocumentError as error:
         return RawConfig(file, problems=(_document_problem(file, error),))
     except yaml.MarkedYAMLError as error:
+        if "maximum nesting depth" in str(error.problem) and error.problem_mark is not None:
+            # LibYAML's own bound (1000 levels), met when it scans a run of brackets ahead of
+            # what the composer has reached: past ours too.
+            return RawConfig(
+                file, problems=(_document_problem(file, _depth_error(error.problem_mark)),)
+            )
         return RawConfig(file, problems=(_syntax_problem(file, error),))
     except yaml.YAMLError as error:
         return RawConfig(
@@ -343,16 +349,22 @@ def _text_problem(text: str, file: str) -> ConfigProblem | None:
     )
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a document over the limits while it is composed.
+class _Bounded(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """PyYAML's safe composer and constructor, refusing a document over the limits while it
+    is composed; the events come from a parser the class that uses it adds (`_Loader`).
 
     Composing keeps one node per anchor however often it is aliased, so counting here costs
     nothing extra and stops an alias bomb long before anything is expanded. The composer
     recurses once per level, so the depth limit also keeps it far from Python's stack limit.
     """
 
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
+    if TYPE_CHECKING:  # what the parser of the class that uses it (`_Loader`) provides
+
+        def peek_event(self) -> yaml.Event: ...
+
+        def dispose(self) -> None: ...
+
+    def _bound(self) -> None:
         self._depth = 0  # lists and mappings around the node being composed
         self._deepest = 0  # deepest level reached inside the node being composed
         self._nodes = 0  # nodes of the document so far, aliases expanded
@@ -362,7 +374,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         """Compose one node, counting what it adds to the expanded document."""
-        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        event: yaml.Event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             node = super().compose_node(parent, index)
             size = self._anchored.get(id(node))
@@ -528,10 +540,39 @@ _Task = TypeVar("_Task", PluginConfig, JobConfig)
 _Locate = Callable[[KeyPath], tuple[RawConfig, KeyPath]]
 
 
+class _PythonLoader(_Bounded, yaml.SafeLoader):
+    """The bounded loader on PyYAML's own scanner and parser, written in Python."""
+
+    def __init__(self, text: str) -> None:
+        yaml.SafeLoader.__init__(self, text)
+        self._bound()
+
+
+_Loader: Callable[[str], _Bounded] = _PythonLoader
+if getattr(yaml, "__with_libyaml__", False):
+    # PyYAML's wheels carry LibYAML. Its scanner and parser, in C, make the events; composing
+    # (and the limits) stay in Python. The Python scanner and parser were most of the time a
+    # robot with many plugins took at start to read their configuration (docs/performance.md).
+
+    from yaml._yaml import CParser
+
+    class _LibYAMLLoader(_Bounded, CParser):
+        """The bounded loader on LibYAML's scanner and parser."""
+
+        def __init__(self, text: str) -> None:
+            CParser.__init__(self, text)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            self._bound()
+
+    _Loader = _LibYAMLLoader
+
+
 # An unquoted date (`Since: 2020-01-01`) stays a string, as in Gopherbot's YAML (yaml.v3 keeps
 # a timestamp a string in a free-form value): a `Config` value travels to extensions over
 # msgpack, which has no date type, and no configuration key of the robot's is a date.
-_BoundedLoader.yaml_implicit_resolvers = {
+_Bounded.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
