@@ -32,7 +32,7 @@ from typing import Any
 
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.environment import child_environment
-from burrow.runner.process import ChildProcess, SpawnedChild, StderrBuffer, wait_any
+from burrow.runner.process import ChildProcess, SpawnedChild, StderrBuffer
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +285,9 @@ class _Server:
         self.process = process
         self.control = control
         self.pending: dict[int, asyncio.Future[tuple[dict[str, Any], list[int]]]] = {}
+        # When each pending request is overdue (loop time), oldest first; one timer for all.
+        self.deadlines: dict[int, float] = {}
+        self.watchdog: asyncio.TimerHandle | None = None
         self.children: dict[int, ForkedChild] = {}
         self.early_exits: dict[int, int] = {}
         self.lost = False
@@ -406,6 +409,7 @@ class Zygote:
                     server.early_exits[message["exit"]] = message["status"]
                 continue
             future = server.pending.pop(message["id"], None)
+            server.deadlines.pop(message["id"], None)
             if future is not None and not future.done():
                 future.set_result((message, fds))
             else:
@@ -418,10 +422,14 @@ class Zygote:
         server.lost = True
         asyncio.get_running_loop().remove_reader(server.control.fileno())
         server.control.close()
+        if server.watchdog is not None:
+            server.watchdog.cancel()
+            server.watchdog = None
         for future in server.pending.values():
             if not future.done():
                 future.set_exception(_ZygoteLost())
         server.pending.clear()
+        server.deadlines.clear()
         if server.children:
             log.warning(
                 "the zygote (pid %d) is gone; %d running children stay supervised by pidfd",
@@ -502,36 +510,31 @@ class Zygote:
         theirs = (stdin_r, stdout_w, stderr_w, setup_r)
         ours = (stdin_w, stdout_r, stderr_r)
         request_id = next(self._ids)
-        future: asyncio.Future[tuple[dict[str, Any], list[int]]]
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[dict[str, Any], list[int]]] = loop.create_future()
         server.pending[request_id] = future
+        server.deadlines[request_id] = deadline = loop.time() + FORK_TIMEOUT
+        if server.watchdog is None:
+            server.watchdog = loop.call_at(deadline, self._overdue, server)
         try:
             try:
                 payload = json.dumps({"id": request_id, "argv": child_args})
                 socket.send_fds(server.control, [payload.encode()], list(theirs))
             except OSError as exc:
                 server.pending.pop(request_id, None)
+                server.deadlines.pop(request_id, None)
                 self._readable(server)  # what it said before it went (it may be unusable)
                 self._lost(server)  # a zygote that cannot take a request is gone
                 raise _ZygoteLost() from exc
             finally:
                 _close_all(theirs)  # the child's ends: the zygote has them now, or nobody
-            await wait_any((future,), FORK_TIMEOUT)
-            if not future.done():
-                server.pending.pop(request_id, None)
-                log.error("the zygote did not answer within %g s; replacing it", FORK_TIMEOUT)
-                if server.process.returncode is None:
-                    server.process.kill()
-                self._lost(server)
-                raise _ZygoteLost() from None
-            answer, fds = future.result()
+            # Answered, or _ZygoteLost: the zygote died, or was overdue and replaced.
+            answer, fds = await future
         except BaseException:
             _close_all(ours)
-            # Given up on (cancelled): an answer that comes later is closed as it arrives, one
-            # that came already is closed here; its child sees EOF and exits.
+            # Given up on (cancelled): an answer that comes later is closed as it arrives.
             server.pending.pop(request_id, None)
-            if future.done() and not future.cancelled() and future.exception() is None:
-                _close_all(future.result()[1])
+            server.deadlines.pop(request_id, None)
             raise
         if "error" in answer:
             _close_all((*ours, *fds))
@@ -550,6 +553,21 @@ class Zygote:
             child.signal_group(signal.SIGKILL)  # nobody will ever talk to it
             raise
         return child
+
+    def _overdue(self, server: _Server) -> None:
+        """The watchdog: replace a zygote that left a request unanswered for FORK_TIMEOUT."""
+        server.watchdog = None
+        if server.lost or not server.deadlines:
+            return
+        deadline = next(iter(server.deadlines.values()))  # the oldest request's
+        loop = asyncio.get_running_loop()
+        if deadline > loop.time():
+            server.watchdog = loop.call_at(deadline, self._overdue, server)
+            return
+        log.error("the zygote did not answer within %g s; replacing it", FORK_TIMEOUT)
+        if server.process.returncode is None:
+            server.process.kill()
+        self._lost(server)  # every request it owed is asked again of a new zygote
 
     async def close(self) -> None:
         """Stop the zygote; children it forked run on, watched through their pidfds."""
