@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 HELLO_TIMEOUT = 5.0
 GET_CONFIG_TIMEOUT = 20.0
+# How long a child that answered its execution has to exit once asked to ($/shutdown, then
+# EOF) before it is stopped (SIGTERM, SIGKILL): the 2 s docs/protocol.md gives the $/shutdown
+# answer, and 2 s for the exit after it.
+SHUTDOWN_GRACE = 4.0
 
 
 @dataclass(frozen=True)
@@ -354,7 +358,7 @@ class Execution:
                 raise
             self._exec_msgid = None
             self._accept(answer, result)
-            await self._shutdown(child)
+            await self._shutdown(child, self._session)
         finally:
             watch.end()
 
@@ -375,13 +379,11 @@ class Execution:
         child, session = self._child, self._session
         self._child = self._session = None
         self._exec_msgid = self._exec_future = None
+        if child is not None and session is not None:
+            await self._shutdown(child, session)
         if session is not None:
-            await _request_shutdown(session)
             session.close(RpcError(ErrorCode.CHILD_EXIT, "the spare was retired"))
         if child is not None:
-            child.close_stdin()
-            if not await child.wait(2.0):
-                await child.stop(self.spec.term_grace)
             await child.close()
 
     def _accept(self, answer: Any, result: ExecutionResult) -> None:
@@ -429,13 +431,19 @@ class Execution:
             raise self._stop_error
         raise RpcError(ErrorCode.TIMEOUT, f"{what} did not answer within {timeout:g} s")
 
-    async def _shutdown(self, child: ChildProcess) -> None:
-        assert self._session is not None
-        # An error or no answer within the time: it answered the execution; a slow or rude
-        # exit is cleaned up below.
-        await _request_shutdown(self._session)
+    async def _shutdown(self, child: ChildProcess, session: AsyncSession) -> None:
+        """Ask the child to end: `$/shutdown` (it answers and exits 0), then EOF (which also
+        makes it exit 0); one that has not exited within the time is stopped."""
+        try:
+            _, answer = session.start_request("$/shutdown", [{}])
+        except RpcError:
+            pass  # its stdin is closed: EOF and the wait below still apply
+        else:
+            # Nothing waits for the answer itself, only for the exit that follows it: an
+            # error or no answer at all changes nothing here.
+            answer.add_done_callback(_retrieve)
         child.close_stdin()
-        if not await child.wait(2.0):
+        if not await child.wait(SHUTDOWN_GRACE):
             await child.stop(self.spec.term_grace)
 
     async def _escalate(self) -> None:
@@ -556,22 +564,6 @@ class _ExitWatch:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-async def _request_shutdown(session: AsyncSession) -> None:
-    """Ask the child to end ($/shutdown) and wait for its answer, at most 2 s; any failure
-    (an error answer, no answer, a closed session) is left to what follows."""
-    try:
-        _, answer = session.start_request("$/shutdown", [{}])
-    except RpcError:
-        return
-    try:
-        await wait_any((answer,), 2.0)
-    finally:
-        if answer.done():
-            _retrieve(answer)
-        else:
-            answer.cancel()
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
