@@ -128,3 +128,34 @@ def test_a_cancel_read_with_its_request_cancels_it(test_child: Child, order: str
     assert isinstance(answer, Response) and answer.msgid == 3
     assert answer.error is not None and answer.error["code"] == "canceled"
     assert time.monotonic() - started < 10
+
+
+def test_a_fork_finds_its_binding_registered_by_the_zygote(monkeypatch) -> None:
+    import burrow_testbinding
+    from burrow.child import main as child_main
+    from burrow.runner import zygote_main
+
+    monkeypatch.setattr(child_main, "_located", {})
+    monkeypatch.setattr(child_main, "_registered", {})
+    zygote_main._before_fork(TEST_ARGS)
+
+    # The fork runs no registration: the binding's own would fail now.
+    def broken(register: Any) -> None:
+        raise RuntimeError("registered again")
+
+    monkeypatch.setattr(burrow_testbinding, "register_bindings", broken)
+    found = child_main.discover("test", "burrowbot-testbinding")
+    assert list(found.bindings) == ["test"] and not found.errors
+    assert found.described()["test"]["methods"] == ["test_get_config", "test_run"]
+
+
+def test_the_zygote_registers_no_binding_it_has_not_imported(monkeypatch) -> None:
+    # Importing one for its children could start a thread and make the zygote unsafe to fork.
+    from burrow.child import main as child_main
+    from burrow.runner import zygote_main
+
+    monkeypatch.setattr(child_main, "_registered", {})
+    monkeypatch.delitem(sys.modules, "burrow_testbinding", raising=False)
+    zygote_main._before_fork(TEST_ARGS)
+    assert "burrow_testbinding" not in sys.modules
+    assert child_main._registered == {}

@@ -154,10 +154,11 @@ _prefork_hooks: list[Any] = []
 def _before_fork(argv: object) -> None:
     """What every child of this binding would repeat, done once here and inherited: where its
     binding's entry point is (burrow.child.main.locate; reading the metadata costs a child
-    most of a millisecond), and what the binding's preloaded modules set up for it in their
-    `zygote_prefork(binding)` (the JavaScript binding starts V8 at its first child). Anything
-    amiss is left for the child to find and report."""
-    from burrow.child.main import locate
+    most of a millisecond) and what the binding registers (burrow.child.main.register), and
+    what the binding's preloaded modules set up for it in their `zygote_prefork(binding)`
+    (the JavaScript binding starts V8 at its first child). Anything amiss is left for the
+    child to find and report."""
+    from burrow.child.main import locate, register
 
     if not isinstance(argv, list):
         return
@@ -171,6 +172,7 @@ def _before_fork(argv: object) -> None:
         return
     try:
         locate(binding, distribution)
+        register(binding, distribution)
     except Exception:  # noqa: BLE001 - the child reports what is wrong itself
         pass
     for hook in _prefork_hooks:
