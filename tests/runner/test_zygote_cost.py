@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
@@ -137,7 +138,9 @@ def test_a_fork_finds_its_binding_registered_by_the_zygote(monkeypatch) -> None:
 
     monkeypatch.setattr(child_main, "_located", {})
     monkeypatch.setattr(child_main, "_registered", {})
-    zygote_main._before_fork(TEST_ARGS)
+    monkeypatch.setattr(zygote_main, "_prepared", set())
+    assert zygote_main._before_fork(TEST_ARGS)  # it ran the registration
+    assert not zygote_main._before_fork(TEST_ARGS)  # the next fork's finds it done
 
     # The fork runs no registration: the binding's own would fail now.
     def broken(register: Any) -> None:
@@ -155,7 +158,37 @@ def test_the_zygote_registers_no_binding_it_has_not_imported(monkeypatch) -> Non
     from burrow.runner import zygote_main
 
     monkeypatch.setattr(child_main, "_registered", {})
+    monkeypatch.setattr(zygote_main, "_prepared", set())
     monkeypatch.delitem(sys.modules, "burrow_testbinding", raising=False)
     zygote_main._before_fork(TEST_ARGS)
     assert "burrow_testbinding" not in sys.modules
     assert child_main._registered == {}
+
+
+THREAD_AT_SECOND_FORK = """\
+import threading
+import time
+
+forks = 0
+
+
+def zygote_prefork(binding):
+    global forks
+    forks += 1
+    if forks == 2:
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+"""
+
+
+def test_a_thread_started_before_a_later_fork_stops_the_zygote(tmp_path: Path) -> None:
+    # The zygote reads its thread count only after code that could start a thread has run
+    # (a hook, a first registration): a hook still runs before every fork, and is checked.
+    (tmp_path / "burrow_late_thread.py").write_text(THREAD_AT_SECOND_FORK)
+    server = ZygoteServer("burrow_testbinding", "burrow_late_thread", path=str(tmp_path))
+    try:
+        assert "pid" in server.request_fork(*TEST_ARGS)
+        answer = server.request_fork(*TEST_ARGS)
+        assert "pid" not in answer and "2 threads" in answer["unsafe"]
+        assert server.proc.wait(10) == 3
+    finally:
+        server.close()

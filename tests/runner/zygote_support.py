@@ -20,9 +20,16 @@ LUA_ARGS = ["--binding", "lua", "--distribution", "burrowbot-lua"]
 class ZygoteServer:
     """A zygote process preloading `preload`; `fork` starts a child of it."""
 
-    def __init__(self, *preload: str) -> None:
+    def __init__(self, *preload: str, path: str | None = None) -> None:
+        """`path`: a folder put first on the zygote's sys.path (for test modules to preload)."""
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         argv = [sys.executable, "-I", "-m", "burrow.runner.zygote_main", str(theirs.fileno())]
+        if path is not None:
+            main = (
+                f"import sys; sys.path.insert(0, {path!r}); "
+                "from burrow.runner.zygote_main import main; sys.exit(main(sys.argv[1:]))"
+            )
+            argv[2:4] = ["-c", main]
         for module in preload:
             argv += ["--preload", module]
         self.proc = subprocess.Popen(
@@ -39,6 +46,25 @@ class ZygoteServer:
 
     def fork(self, *argv: str, cwd: str = "/", env: dict[str, str] | None = None) -> ForkedChild:
         """A new child running `burrow.child` with `argv`."""
+        answer, pipes = self._request(list(argv), cwd, env)
+        assert "pid" in answer, answer
+        child = ForkedChild(answer["pid"], *pipes)
+        self.children.append(child)
+        return child
+
+    def request_fork(self, *argv: str) -> dict[str, Any]:
+        """The zygote's answer to a fork request (the child, if any, gets EOF at once)."""
+        answer, pipes = self._request(list(argv), "/", None)
+        if "pid" in answer:
+            self.children.append(ForkedChild(answer["pid"], *pipes))
+        else:
+            for fd in pipes:
+                os.close(fd)
+        return answer
+
+    def _request(
+        self, argv: list[str], cwd: str, env: dict[str, str] | None
+    ) -> tuple[dict[str, Any], tuple[int, int, int]]:
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
@@ -46,23 +72,20 @@ class ZygoteServer:
         os.write(setup_w, json.dumps({"env": env or {}, "cwd": cwd}).encode())
         os.close(setup_w)
         self._next_id += 1
-        request = json.dumps({"id": self._next_id, "argv": list(argv)}).encode()
-        ours = [stdin_r, stdout_w, stderr_w, setup_r]
+        request = json.dumps({"id": self._next_id, "argv": argv}).encode()
+        theirs = [stdin_r, stdout_w, stderr_w, setup_r]
         try:
-            socket.send_fds(self.control, [request], ours)
+            socket.send_fds(self.control, [request], theirs)
         finally:
-            for fd in ours:
+            for fd in theirs:
                 os.close(fd)
         while True:
             data, fds, _, _ = socket.recv_fds(self.control, 65536, 1)
             for fd in fds:
                 os.close(fd)
-            answer = json.loads(data)
+            answer: dict[str, Any] = json.loads(data)
             if answer.get("id") == self._next_id:
-                assert "pid" in answer, answer
-                child = ForkedChild(answer["pid"], stdin_w, stdout_r, stderr_r)
-                self.children.append(child)
-                return child
+                return answer, (stdin_w, stdout_r, stderr_r)
 
     def close(self) -> None:
         for child in self.children:

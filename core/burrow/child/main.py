@@ -241,23 +241,26 @@ def locate(binding: str, distribution: str) -> Any:
 _registered: dict[tuple[str, str], _Discovered] = {}
 
 
-def register(binding: str, distribution: str) -> None:
+def register(binding: str, distribution: str) -> bool:
     """In the zygote, before a fork: register `binding` of `distribution` now, for the fork to
-    inherit (its registration cost each child about 0.25 ms of CPU and 90 copied pages).
+    inherit (its registration cost each child about 0.25 ms of CPU and 90 copied pages);
+    whether it is registered.
 
     Only when its entry point's module is imported already (preloaded): the zygote imports
     nothing for it, so a binding that starts a thread at import cannot make the zygote unsafe
     to fork. A binding that fails to register is left for the child to report.
     """
     if (distribution, binding) in _registered:
-        return
+        return True
     entry = locate(binding, distribution)
     if entry is None or entry.value.partition(":")[0] not in sys.modules:
-        return
+        return False
     found = discover(binding, distribution)
-    if binding in found.bindings and not found.errors:
-        found.described()
-        _registered[(distribution, binding)] = found
+    if binding not in found.bindings or found.errors:
+        return False
+    found.described()
+    _registered[(distribution, binding)] = found
+    return True
 
 
 def discover(binding: str | None, distribution: str | None) -> _Discovered:

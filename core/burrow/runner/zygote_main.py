@@ -23,9 +23,10 @@ without it), and `zygote_prefork(binding)`, called before each fork of a child o
 (the JavaScript binding loads V8's library in the first, and with limits starts V8 with the
 flags those children fit in the second, at its first child). A hook must not start a thread
 either. The zygote checks that it is
-single-threaded (/proc/self/task) before it serves and before every fork; if it is not, it
-tells the robot (`{"unsafe": why}`), which starts children as new interpreters from then on,
-and exits with status 3.
+single-threaded (/proc/self/task) after each preload and before every fork that follows code
+other than its own loop (a hook, a binding's first registration); if it is not, it tells the
+robot (`{"unsafe": why}`), which starts children as new interpreters from then on, and exits
+with status 3.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ import _signal  # type: ignore[import-not-found]  # signal's C half, which has n
 import gc
 import json
 import os
-import selectors
+import select
 import signal
 import socket
 import sys
+
+from burrow.child.main import locate, register
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -114,39 +117,46 @@ def _send(control: socket.socket, message: dict[str, Any]) -> None:
 
 
 def serve(control: socket.socket) -> None:
-    """Answer spawn requests and report exits until the robot closes the control socket."""
+    """Answer spawn requests and report exits until the robot closes the control socket.
+
+    Each page this loop writes to after a fork is copied (the child shares it), so a fork
+    costs the zygote about one page fault per page the loop touches: it keeps to plain
+    calls (poll, recvmsg, sendmsg, bytes formatting) rather than selectors, json.dumps and
+    socket.send_fds, and reads /proc/self/task only when code that could have started a
+    thread has run since it last did (`_before_fork`).
+    """
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    selector = selectors.DefaultSelector()
-    selector.register(control, selectors.EVENT_READ, "control")
-    selector.register(wake_r, selectors.EVENT_READ, "children")
+    poller = select.poll()
+    poller.register(control.fileno(), select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
     while True:
-        for key, _ in selector.select():
-            if key.data == "children":
+        for fd, _ in poller.poll():
+            if fd == wake_r:
                 try:
                     os.read(wake_r, 4096)
                 except BlockingIOError:
                     pass
                 _reap(control)
                 continue
-            payload, fds, _, _ = socket.recv_fds(control, MAX_REQUEST, 4)
+            payload, fds = _receive(control)
             if not payload:
                 return  # the robot is gone; running children end on their stdin's EOF
-            request = json.loads(payload)
+            request = _decode(payload)
             if len(fds) != 4:
                 for fd in fds:
                     os.close(fd)
                 _send(control, {"id": request.get("id"), "error": "expected 4 descriptors"})
                 continue
-            _before_fork(request.get("argv"))
-            threads = thread_count()
-            if threads != 1:  # a fork would hold locks of threads it does not have
-                for fd in fds:
-                    os.close(fd)
-                _unsafe(control, f"the zygote has {threads} threads", request.get("id"))
+            if _before_fork(request.get("argv")):
+                threads = thread_count()
+                if threads != 1:  # a fork would hold locks of threads it does not have
+                    for fd in fds:
+                        os.close(fd)
+                    _unsafe(control, f"the zygote has {threads} threads", request.get("id"))
             try:
                 pid = os.fork()
             except OSError as exc:
@@ -155,7 +165,6 @@ def serve(control: socket.socket) -> None:
                 _send(control, {"id": request["id"], "error": str(exc)})
                 continue
             if pid == 0:
-                selector.close()
                 _child(fds, [str(arg) for arg in request["argv"]])
             for fd in fds:
                 os.close(fd)
@@ -163,21 +172,56 @@ def serve(control: socket.socket) -> None:
         _reap(control)
 
 
+_FD_BYTES = 4  # a descriptor in an SCM_RIGHTS message is a C int
+_FDS_SPACE = socket.CMSG_SPACE(4 * _FD_BYTES)
+
+
+def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
+    """One request and the descriptors that came with it (socket.recv_fds without array)."""
+    payload, ancillary, _, _ = control.recvmsg(MAX_REQUEST, _FDS_SPACE)
+    fds = []
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            for start in range(0, len(data) - _FD_BYTES + 1, _FD_BYTES):
+                fds.append(int.from_bytes(data[start : start + _FD_BYTES], sys.byteorder))
+    return payload, fds
+
+
+def _decode(payload: bytes) -> dict[str, Any]:
+    """A request: one JSON object (raw_decode, as the setup: no encoding detection, no regex)."""
+    text = payload.decode()
+    request, end = _SETUP_DECODER.raw_decode(text)
+    if end != len(text) or not isinstance(request, dict):
+        raise ValueError("a request is not one JSON object")
+    return request
+
+
 # The preloaded modules' `zygote_prefork(binding)` hooks, called before every fork.
 _prefork_hooks: list[Any] = []
 
 
-def _before_fork(argv: object) -> None:
+# The argv of children whose binding `_before_fork` has found and registered already.
+_prepared: set[tuple[object, ...]] = set()
+
+
+def _before_fork(argv: object) -> bool:
     """What every child of this binding would repeat, done once here and inherited: where its
     binding's entry point is (burrow.child.main.locate; reading the metadata costs a child
     most of a millisecond) and what the binding registers (burrow.child.main.register), and
     what the binding's preloaded modules set up for it in their `zygote_prefork(binding)`
     (the JavaScript binding starts V8 at its first child). Anything amiss is left for the
-    child to find and report."""
-    from burrow.child.main import locate, register
+    child to find and report.
 
+    True when it ran code other than this module's (locating, registering, a hook), which
+    could have started a thread; False when it only found everything done already. Nothing
+    else the zygote runs between forks can start a thread, so the zygote checks that it
+    has a single thread after a True only.
+    """
+    key = tuple(argv) if isinstance(argv, list) else None
+    if key in _prepared and not _prefork_hooks:
+        return False
     if not isinstance(argv, list):
-        return
+        return False
     options = {
         argv[i]: argv[i + 1]
         for i in range(len(argv) - 1)
@@ -185,10 +229,11 @@ def _before_fork(argv: object) -> None:
     }
     binding, distribution = options.get("--binding"), options.get("--distribution")
     if binding is None or distribution is None:
-        return
+        return False
     try:
         locate(binding, distribution)
-        register(binding, distribution)
+        if register(binding, distribution):
+            _prepared.add(tuple(argv))  # found and registered: nothing to do next time
     except Exception:  # noqa: BLE001 - the child reports what is wrong itself
         pass
     for hook in _prefork_hooks:
@@ -196,6 +241,7 @@ def _before_fork(argv: object) -> None:
             hook(binding)
         except Exception as exc:  # noqa: BLE001 - the child sets itself up instead
             os.write(2, f"burrow zygote: {hook.__module__}.zygote_prefork: {exc}\n".encode())
+    return True
 
 
 def _unsafe(control: socket.socket, why: str, request_id: object = None) -> None:
@@ -208,16 +254,20 @@ def _unsafe(control: socket.socket, why: str, request_id: object = None) -> None
         os._exit(EXIT_UNSAFE)
 
 
-def _answer(control: socket.socket, request_id: int, pid: int) -> None:
+def _answer(control: socket.socket, request_id: object, pid: int) -> None:
     """Send the new child's pid with a pidfd, opened before the child can have been reaped."""
-    payload = json.dumps({"id": request_id, "pid": pid}).encode()
+    if type(request_id) is int:
+        payload = b'{"id": %d, "pid": %d}' % (request_id, pid)
+    else:
+        payload = json.dumps({"id": request_id, "pid": pid}).encode()
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:  # no pidfds (Linux < 5.3): the robot does not use a zygote there
         control.send(payload)
         return
     try:
-        socket.send_fds(control, [payload], [pidfd])
+        rights = pidfd.to_bytes(_FD_BYTES, sys.byteorder)
+        control.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
     finally:
         os.close(pidfd)
 
@@ -230,7 +280,8 @@ def _reap(control: socket.socket) -> None:
             return
         if pid == 0:
             return
-        _send(control, {"exit": pid, "status": os.waitstatus_to_exitcode(status)})
+        code = os.waitstatus_to_exitcode(status)
+        control.send(b'{"exit": %d, "status": %d}' % (pid, code))
 
 
 def _limits(argv: list[str]) -> dict[str, Any] | None:
@@ -262,8 +313,7 @@ def main(argv: list[str]) -> int:
 def load(preload: list[str], limits: dict[str, Any] | None) -> str | None:
     """Import what every child needs and the `preload` modules, running their hooks; None,
     or why forking this process has become unsafe (a module started a thread)."""
-    import burrow.bindings.locate
-    import burrow.child.main  # noqa: F401
+    import burrow.bindings.locate  # noqa: F401
 
     for module in preload:
         try:
