@@ -116,6 +116,33 @@ def test_a_running_extension_has_its_reader_and_a_cancel_interrupts_it(test_chil
     assert time.monotonic() - started < 10
 
 
+def test_an_execution_that_ends_quickly_starts_no_thread(test_child: Child) -> None:
+    # The reader thread is started READER_DELAY into the execution: one that ends sooner,
+    # robot calls included (each reads its own answer), never pays for it.
+    test_child.hello()
+    test_child.send(Request(3, "test_run", [{"args": ["calls", "3"]}]))
+    for _ in range(3):
+        call = test_child.receive()
+        assert isinstance(call, Request) and call.method == "robot_call"
+        test_child.send(Response(call.msgid, None, {"ret_val": 0}))
+    answer = test_child.receive()
+    assert isinstance(answer, Response) and answer.error is None, answer
+    assert answer.result["ret_val"] == 0
+    assert _threads(test_child) == 1
+    assert test_child.request(4, "$/shutdown", {}).result == {"ok": True}
+
+
+def test_a_cancel_that_comes_before_the_reader_thread_still_interrupts(test_child: Child) -> None:
+    test_child.hello()
+    test_child.send(Request(3, "test_run", [{"args": ["sleep", "60"]}]))
+    started = time.monotonic()
+    test_child.send(Notification("$/cancel", [{"msgid": 3}]))  # a write of its own
+    answer = test_child.receive()
+    assert isinstance(answer, Response) and answer.msgid == 3
+    assert answer.error is not None and answer.error["code"] == "canceled"
+    assert time.monotonic() - started < 5  # READER_DELAY (0.05 s), not the minute
+
+
 @pytest.mark.parametrize("order", ["cancel-after", "cancel-before"])
 def test_a_cancel_read_with_its_request_cancels_it(test_child: Child, order: str) -> None:
     # The main thread reads both in one read, before any reader thread exists; the extension

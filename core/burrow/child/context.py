@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from burrow.rpc.errors import ErrorCode, RpcError, shown
 
 TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
@@ -64,50 +62,25 @@ class ExecutionContext:
         """The session's state, for a binding that replaces this process with a program that
         continues the session itself (exec: the Go binding, docs/go.md).
 
-        `rfd`/`wfd` are the protocol descriptors, made inheritable; `buffered` is what was read
-        from the robot and not yet handled (the messages already decoded, encoded again, then
-        the undecoded bytes); `next_msgid` numbers the program's first request. The caller
-        must exec at once: the reader thread is still running, and a `$/cancel` it reads in
-        the instant before the exec is lost. The robot always follows `$/cancel` with the end
-        of the stream, so the program must take that end for a cancel. Raises Canceled if
-        the execution was cancelled or the stream has ended (the robot is stopping us).
+        BlockingSession.hand_over's map (the protocol descriptors, made inheritable, what was
+        read and not yet handled, the limit and the next msgid) with this execution's `msgid`
+        and `method`. The caller must exec at once: if the reader thread runs, a `$/cancel`
+        it reads in the instant before the exec is lost. The robot always follows `$/cancel`
+        with the end of the stream, so the program must take that end for a cancel. Raises
+        Canceled if the execution was cancelled or the stream has ended (the robot is
+        stopping us).
         """
-        import time
+        from burrow.rpc.errors import ConnectionClosed
 
-        from burrow.rpc.codec import encode
-
-        session = self._session
-        buffered = bytearray()
-        deadline = time.monotonic() + 2.0
-        while True:
-            if self.canceled or session._ended:
-                raise Canceled()
-            inbox = session._inbox
-            while not inbox.empty():
-                item = inbox.get()
-                if isinstance(item, BaseException):  # the stream ended meanwhile
-                    raise Canceled()
-                buffered += encode(item, 1 << 62)
-            try:
-                buffered += session._decoder._unpacker.read_bytes(1 << 62)
-                break
-            except ValueError:  # a message is half read: the reader thread completes it
-                if time.monotonic() > deadline:
-                    raise RpcError(
-                        ErrorCode.PROTOCOL_ERROR, "a message from the robot stays incomplete"
-                    ) from None
-                time.sleep(0.001)
-        for fd in (session._rfd, session._wfd):
-            os.set_inheritable(fd, True)
-        return {
-            "rfd": session._rfd,
-            "wfd": session._wfd,
-            "msgid": self.msgid,
-            "method": self.method,
-            "max_message_size": session.max_size,
-            "next_msgid": session._ids._next,
-            "buffered": bytes(buffered),
-        }
+        if self.canceled:
+            raise Canceled()
+        try:
+            state = self._session.hand_over(lambda: self.canceled)
+        except ConnectionClosed:
+            raise Canceled() from None
+        state["msgid"] = self.msgid
+        state["method"] = self.method
+        return state
 
     def log(self, level: int, message: str) -> None:
         """Send a line to the task log at `level` (0 Trace .. 6 Fatal)."""

@@ -39,6 +39,10 @@ EXIT_IDENTITY = 3  # could not become the account given with --user
 USAGE = "usage: python -m burrow.child [--binding NAME --distribution DIST] [--user UID:GID]"
 
 CPU_SECONDS_MAX = 10**10  # about 317 years
+# How long extension code runs before a reader thread watches the stream for a `$/cancel`
+# (BlockingSession.start): the longest a cancel can wait to be read, and what an execution
+# must last to pay for a thread.
+READER_DELAY = 0.05
 # $/hello `limits` keys and the resource each sets; docs/protocol.md lists them.
 LIMITS = {
     "cpu_seconds": resource.RLIMIT_CPU,
@@ -488,9 +492,12 @@ class Child:
         self._context = context
         previous = signal.signal(signal.SIGUSR1, self._interrupt)
         # From now on a `$/cancel` must reach us while extension code runs: the reader thread
-        # reads it and interrupts this thread (`_urgent`). One that came before or with the
-        # request was read by this thread and noted in `_canceled`, checked below.
-        self._session.start()
+        # reads it and interrupts this thread (`_urgent`). It starts only if the execution
+        # lasts READER_DELAY, so a quick one never pays for a thread; a cancel that comes
+        # meanwhile is read when it starts, or by a robot call, which reads its own answer.
+        # One that came before or with the request was read by this thread and noted in
+        # `_canceled`, checked below.
+        self._session.start(after=READER_DELAY)
         try:
             handler = resolve(target)
             context.interruptible = True
@@ -513,6 +520,7 @@ class Child:
             )
         finally:
             context.interruptible = False
+            self._session.stop_timer()  # this thread reads what comes next itself
             signal.signal(signal.SIGUSR1, previous)
         if context.canceled:
             return Response(request.msgid, Canceled().to_map(), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import os
 import select
+import signal
 import time
 
 # `_queue` and `_thread`, not `queue` and `threading`: importing `threading` registers a
@@ -98,6 +99,8 @@ class BlockingSession:
         # because the main thread may be busy in extension code and not reading the inbox.
         self._on_urgent = on_urgent
         self._started = False
+        self._timer = False  # a `start(after=...)` timer is armed
+        self._alarm_handler = False  # our SIGALRM handler is installed
         self.reader_ident: int | None = None  # the reader thread's, once it runs
 
     def set_max_size(self, max_size: int) -> None:
@@ -105,17 +108,53 @@ class BlockingSession:
         self.max_size = max_size
         self._decoder = FrameDecoder(max_size)
 
-    def start(self) -> None:
+    def start(self, after: float = 0.0) -> None:
         """Start the reader thread (once; later calls do nothing).
+
+        `after` > 0, from the main thread: only once that many seconds have passed (a one-shot
+        SIGALRM timer), unless `stop_timer` or `hand_over` comes first. Most executions end
+        sooner, and then no thread is ever started: meanwhile a thread that waits for a
+        message reads the stream itself, and a message nobody waits for (a `$/cancel`) is read
+        when the timer fires.
 
         The reader is a bare thread (`_thread`): `threading.Thread.start` would also wait for
         it to be running, a round trip through the scheduler that every one-shot child pays at
         its start. It never ends while the process lives, like a daemon thread.
         """
-        if self._started:
+        if self._started or self._timer:
+            return
+        if after > 0 and self._arm(after):
             return
         self._started = True
         _thread.start_new_thread(self._read_loop, ())
+
+    def _arm(self, after: float) -> bool:
+        """Arm the timer that starts the reader; False if this thread cannot (not the main)."""
+        if not self._alarm_handler:
+            try:
+                signal.signal(signal.SIGALRM, self._alarm)
+            except ValueError:  # only the main thread handles signals
+                return False
+            # Restart what the signal interrupts where the system can (SA_RESTART): C code of
+            # an extension that does not retry after EINTR is not disturbed by it.
+            signal.siginterrupt(signal.SIGALRM, False)
+            # Left installed: one restored to the default while a SIGALRM was still on its
+            # way would have Python print "Signal 14 ignored due to race condition".
+            self._alarm_handler = True
+        self._timer = True
+        signal.setitimer(signal.ITIMER_REAL, after)
+        return True
+
+    def _alarm(self, signum: int, frame: object) -> None:
+        if self._timer:
+            self._timer = False
+            self.start()
+
+    def stop_timer(self) -> None:
+        """Disarm the timer of `start(after=...)`: the reader thread will not start."""
+        if self._timer:
+            self._timer = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     def _read_loop(self) -> None:
         self.reader_ident = _thread.get_ident()
@@ -194,6 +233,56 @@ class BlockingSession:
             inbox.put(item)  # the stream stays ended for every later reader
             raise item
         return item
+
+    def hand_over(self, stop: Callable[[], bool], timeout: float = 2.0) -> dict[str, Any]:
+        """The session's state, for a program that continues it after this process execs it.
+
+        `rfd`/`wfd` are the protocol descriptors, made inheritable; `buffered` is what was read
+        and not yet handled (the messages already decoded, encoded again, then the undecoded
+        bytes); `next_msgid` numbers the program's first request; `max_message_size` is the
+        current limit. The timer of `start(after=...)` is disarmed first (a SIGALRM reaching
+        the program before it handles one would kill it). If the reader thread runs, the
+        caller must exec at once: a `$/cancel` it reads in the instant before the exec is
+        lost. Raises ConnectionClosed if the stream has ended or `stop()` turns true, and
+        ProtocolError if a message stays half read for `timeout` seconds.
+        """
+        self.stop_timer()
+        buffered = bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            if stop() or self._ended:
+                raise ConnectionClosed("the session ended before it was handed over")
+            inbox = self._inbox
+            while not inbox.empty():
+                item = inbox.get()
+                if isinstance(item, BaseException):  # the stream ended meanwhile
+                    raise ConnectionClosed("the session ended before it was handed over")
+                buffered += encode(item, 1 << 62)
+            rest = self._decoder.undecoded()
+            if rest is not None:
+                buffered += rest
+                break
+            # A message is half read: read its rest here if no reader thread holds the stream
+            # (it would complete it).
+            if time.monotonic() > deadline:
+                raise ProtocolError("a message from the parent stays incomplete")
+            if self._read_lock.acquire(blocking=False):
+                try:
+                    if self._poller.poll(10) and not self._ended:
+                        self._read_once()
+                finally:
+                    self._read_lock.release()
+            else:
+                time.sleep(0.001)
+        for fd in (self._rfd, self._wfd):
+            os.set_inheritable(fd, True)
+        return {
+            "rfd": self._rfd,
+            "wfd": self._wfd,
+            "max_message_size": self.max_size,
+            "next_msgid": self._ids.peek(),
+            "buffered": bytes(buffered),
+        }
 
     def send(self, message: Message) -> None:
         """Write one whole message."""

@@ -204,6 +204,14 @@ class FrameDecoder:
             self._drain(messages)
         return messages
 
+    def undecoded(self) -> bytes | None:
+        """The bytes fed and not yet returned as messages; None while one is half decoded."""
+        try:
+            rest: bytes = self._unpacker.read_bytes(_MAX_BUFFER)
+        except ValueError:  # the unpacker is inside a message
+            return None
+        return rest
+
     def _too_large(self, size: int | None = None) -> ProtocolError:
         shown = f" of {size} bytes" if size is not None else ""
         return ProtocolError(

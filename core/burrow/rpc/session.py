@@ -22,6 +22,10 @@ class MsgidAllocator:
     def __init__(self) -> None:
         self._next = 0
 
+    def peek(self) -> int:
+        """The msgid `allocate` tries next."""
+        return self._next
+
     def allocate(self, pending: dict[int, Any]) -> int:
         """Return the next free msgid."""
         while True:
