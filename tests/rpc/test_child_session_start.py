@@ -91,3 +91,26 @@ def test_hand_over_refuses_a_stopped_or_ended_session(pipes: tuple[int, int, int
         session.next_message()
     with pytest.raises(ConnectionClosed):
         session.hand_over(lambda: False)
+
+
+def test_no_thread_to_be_had_is_said_not_raised_into_the_extension(
+    pipes: tuple[int, int, int, int],
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # RLIMIT_NPROC reached: the timer's handler runs inside extension code, which must not
+    # get an exception that is none of its business.
+    from burrow.rpc import child_session
+
+    def refuse(*args: object) -> int:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(child_session._thread, "start_new_thread", refuse)
+    session = BlockingSession(pipes[0], pipes[3])
+    session.start(after=0.02)
+    total = 0
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:  # "extension code", interrupted by the handler
+        total += 1
+    assert total > 0 and session.reader_ident is None
+    assert "no thread to watch for $/cancel: can't start new thread" in capfd.readouterr().err

@@ -146,9 +146,15 @@ class BlockingSession:
         return True
 
     def _alarm(self, signum: int, frame: object) -> None:
-        if self._timer:
-            self._timer = False
+        if not self._timer:
+            return
+        self._timer = False
+        try:
             self.start()
+        except RuntimeError as exc:  # no thread to be had (RLIMIT_NPROC): not the extension's
+            # concern; a cancel then ends the execution through the robot's escalation (EOF,
+            # SIGTERM, SIGKILL), or at its next robot call.
+            os.write(2, f"burrow.child: no thread to watch for $/cancel: {exc}\n".encode())
 
     def stop_timer(self) -> None:
         """Disarm the timer of `start(after=...)`: the reader thread will not start."""
