@@ -32,7 +32,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import Section, child_modes, ensure_bytecode, mode_environ, mode_yaml, write_section
+from _common import (
+    Section,
+    child_modes,
+    ensure_bytecode,
+    mode_environ,
+    mode_yaml,
+    settled_state,
+    write_section,
+)
 
 # A plugin per binding answering `<binding>hi` at once and `<binding>hold` after a 1.5 s
 # Pause (a robot call: the child stays alive, idle, for benchmarks/memory.py to measure).
@@ -92,6 +100,7 @@ def write_robot(root: Path, bindings: list[str], mode: str) -> None:
         (root / "ext" / f"{name}{suffix}").write_text(textwrap.dedent(source).replace("@", name))
         lines.append(f"  {name}: {{Path: ext/{name}{suffix}}}")
     (root / "conf" / "robot.yaml").write_text("\n".join(lines) + "\n" + mode_yaml(mode, bindings))
+    settled_state(root / "state")
 
 
 async def start_robot(root: Path, mode: str) -> tuple[Any, Any]:

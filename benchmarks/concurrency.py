@@ -13,6 +13,9 @@ shares the zygote's pages fairly), sampled every 10 ms from /proc.
 `section()` (for benchmarks/run.py) measures bursts of 1, 8, 32 and 64 commands per binding
 under the default bound, children started the robot's default way; each robot first answers
 a burst of 4 that is not counted (the first command after a start is benchmarks/cold.py's).
+Its state folder is settled (the pipeline logs of a robot that has run a while:
+`_common.settled_state`); the largest burst is measured once more on a new state folder, whose
+first pipelines each create their log file.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import BASELINE_LABEL, Section, child_modes, spawn_baseline
+from _common import BASELINE_LABEL, Section, child_modes, settled_state, spawn_baseline
 from load import EXTENSIONS, Burst, _percentile, burst
 
 from burrow.bindings.registry import BindingRegistry
@@ -114,8 +117,12 @@ def _robot_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measure(root: Path, name: str, bound: str, size: int, rounds: int) -> dict[str, Any]:
-    """`rounds` bursts of `size` commands to one binding's extension under `bound`."""
+async def measure(
+    root: Path, name: str, bound: str, size: int, rounds: int, settled: bool = True
+) -> dict[str, Any]:
+    """`rounds` bursts of `size` commands to one binding's extension under `bound`, by a robot
+    whose state folder is `settled` (the pipeline logs of a robot that has run a while, which
+    it reuses: `_common.settled_state`) or new (each pipeline creates its log file)."""
     suffix, source = EXTENSIONS[name]
     (root / "conf").mkdir(parents=True)
     (root / "ext").mkdir()
@@ -124,7 +131,8 @@ async def measure(root: Path, name: str, bound: str, size: int, rounds: int) -> 
         "UserRoster: [{UserName: alice}]\n"
         f"{bound}\nExternalPlugins:\n  hi_{name}: {{Path: ext/hi{suffix}}}\n"
     )
-    robot = Robot(root, state_dir=root / "state")
+    state = settled_state(root / "state") if settled else root / "state"
+    robot = Robot(root, state_dir=state)
     await robot.load()
     connector = TestConnector({})
     await robot.start({"test": connector}, primary="test")
@@ -186,11 +194,15 @@ def section(quick: bool = False) -> Section:
     out = Section.start("concurrency", 30, bound=default_max_children(), mode=mode)
     with tempfile.TemporaryDirectory() as tmp:
         for name in (n for n in EXTENSIONS if n in installed):
-            for size in sizes:
+            # Settled state folders, and the largest burst once more on a new one.
+            plans = [(size, True) for size in sizes] + [(sizes[-1], False)]
+            for size, settled in plans:
                 rounds = max(1 if quick else 3, (8 if quick else 24) // size)
-                root = Path(tmp) / f"{name}{size}"
-                r = asyncio.run(measure(root, name, "", size, rounds))
+                root = Path(tmp) / f"{name}{size}{'' if settled else 'new'}"
+                r = asyncio.run(measure(root, name, "", size, rounds, settled))
                 key, what = f"{name}.{size}", f"{name}, {size} at once"
+                if not settled:
+                    key, what = f"{key}.new_state", f"{what}, new state folder"
                 out.add(
                     f"{key}.failures",
                     f"{what}: failures ({r['commands']} commands)",

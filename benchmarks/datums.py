@@ -30,7 +30,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import Section, write_section
+from _common import Section, settled_state, write_section
 
 from burrow.connectors.testing import TestConnector
 from burrow.engine.robot import Robot
@@ -104,7 +104,7 @@ async def robot_runs(
     (root / "conf" / "robot.yaml").write_text(
         "UserRoster: [{UserName: alice}]\nExternalPlugins:\n  bench: {Path: bench.lua}\n"
     )
-    robot = Robot(root, state_dir=root / "state")
+    robot = Robot(root, state_dir=settled_state(root / "state"))
     await robot.load()
     connector = TestConnector({})
     await robot.start({"test": connector}, primary="test")

@@ -29,7 +29,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _common import BASELINE_LABEL, report, spawn_baseline
+from _common import BASELINE_LABEL, report, settled_state, spawn_baseline
 
 from burrow.bindings.registry import BindingRegistry
 from burrow.connectors.testing import TestConnector
@@ -138,7 +138,7 @@ async def measure(root: Path, binding: str, mode: str, runs: int) -> dict[str, l
         yaml += "SpareChildren: {" + ", ".join(f"{name}: 0" for name in EXTENSIONS) + "}\n"
     (root / "conf" / "robot.yaml").write_text(yaml)
     environ = dict(os.environ, BURROW_ZYGOTE="off" if mode == "fresh" else "on")
-    robot = Robot(root, state_dir=root / "state", environ=environ)
+    robot = Robot(root, state_dir=settled_state(root / "state"), environ=environ)
     await robot.load()
     connector = TestConnector({})
     await robot.start({"test": connector}, primary="test")
