@@ -4,6 +4,7 @@ pipeline's log, and number pipelines on from the previous run (engine/pipeline_l
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,16 @@ def _ids(folder: Path) -> list[int]:
 
 
 def _fill(logs: PipelineLogs, count: int, running: set[int] | None = None) -> list[int]:
-    """Start `count` pipelines that each log one line naming themselves."""
+    """Start `count` pipelines that each log one line naming themselves, written as a pipeline
+    writes its log: from the start of the file, at its own offset (Pipeline._write_log)."""
     made = []
     for _ in range(count):
         pipeline_id = logs.new(running=(running or set()).__contains__)
-        with open(logs.path(pipeline_id), "ab") as handle:
-            handle.write(f"pipeline {pipeline_id}\n".encode())
+        fd = os.open(logs.path(pipeline_id), os.O_WRONLY | os.O_CREAT)
+        try:
+            os.pwrite(fd, f"pipeline {pipeline_id}\n".encode(), 0)
+        finally:
+            os.close(fd)
         made.append(pipeline_id)
     return made
 
@@ -70,6 +75,17 @@ def test_a_running_pipelines_log_is_never_taken(tmp_path: Path) -> None:
     # Once they end, the oldest are reused again and the folder shrinks back as it goes.
     _fill(logs, 2)
     assert _ids(tmp_path) == list(range(3, 14))
+
+
+def test_a_reused_log_never_shows_its_old_lines_even_before_the_first_line(
+    tmp_path: Path,
+) -> None:
+    logs = PipelineLogs(tmp_path, keep=10)
+    logs.scan()
+    _fill(logs, 10)
+    pipeline_id = logs.new(running=set[int]().__contains__)  # reused, nothing logged yet
+    assert logs.path(pipeline_id).read_bytes() == b"\n"
+    assert not logs.path(1).exists()
 
 
 def test_a_log_deleted_by_hand_is_skipped(tmp_path: Path) -> None:

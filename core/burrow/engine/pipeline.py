@@ -12,11 +12,12 @@ import asyncio
 import dataclasses
 import enum
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from burrow.connectors.base import IncomingMessage, OutgoingMessage
 from burrow.constants import LogLevel, MessageFormat, TaskRetVal
@@ -128,7 +129,8 @@ class Pipeline:
         self.judged = False  # a job added with AddJob: its parent judged it already
         self.child: Pipeline | None = None  # such a job's pipeline, while it runs
         self._log_file = robot.pipeline_log_path(self.id)
-        self._log_handle: BinaryIO | None = None  # open while `run` runs the steps
+        self._log_fd: int | None = None  # open while `run` runs the steps
+        self._log_offset = 0  # bytes this pipeline wrote to its log
         self._keep_log_open = False
 
     # -- logging ---------------------------------------------------------------------------
@@ -150,31 +152,36 @@ class Pipeline:
         return len(data)
 
     def _write_log(self, data: bytes) -> None:
-        """Append one line to the log file, whole, before returning (no buffer: a reader such
+        """Write one line to the log file, whole, before returning (no buffer: a reader such
         as the failure alert's tail sees every line logged so far).
 
         While `run` runs the pipeline's steps the file stays open, instead of an open and a
         close per line; `run` closes it when the pipeline ends (`close_log`), and a line logged
         at any other time opens it for itself alone. A write that fails (a full disk) closes
         it and ends the file's logging, never the pipeline.
+
+        Each line goes at the end of what this pipeline wrote (`pwrite`), not in append mode:
+        a log reused from an old pipeline holds one placeholder byte, which the first line
+        overwrites (engine/pipeline_logs.py says why it is not emptied).
         """
         assert self._log_file is not None
         try:
-            handle = self._log_handle
-            if handle is None:
-                handle = open(self._log_file, "ab", buffering=0)
+            fd = self._log_fd
+            if fd is None:
+                fd = os.open(self._log_file, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
                 if self._keep_log_open:
-                    self._log_handle = handle
+                    self._log_fd = fd
             try:
                 written = 0
                 while written < len(data):
-                    count = handle.write(data[written:])
+                    count = os.pwrite(fd, data[written:], self._log_offset + written)
                     if not count:
                         raise OSError(f"{self._log_file}: nothing written")
                     written += count
+                self._log_offset += written
             finally:
-                if handle is not self._log_handle:
-                    handle.close()
+                if fd != self._log_fd:
+                    os.close(fd)
         except OSError:
             self.close_log()
             self._log_file = None  # a full disk must not fail the pipeline
@@ -182,10 +189,10 @@ class Pipeline:
     def close_log(self) -> None:
         """Close the log file if it is open; later lines open it for themselves alone."""
         self._keep_log_open = False
-        handle, self._log_handle = self._log_handle, None
-        if handle is not None:
+        fd, self._log_fd = self._log_fd, None
+        if fd is not None:
             try:
-                handle.close()
+                os.close(fd)
             except OSError:
                 pass
 
