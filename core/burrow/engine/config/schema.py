@@ -253,7 +253,7 @@ class ParameterSet(_Model):
     """A named set of parameters, used for ``NameSpaces`` and ``ParameterSets``."""
 
     description: str = ""
-    parameters: list[Parameter] = []
+    parameters: list[Parameter] = Field(default_factory=list)
 
 
 class TaskSpec(_Model):
@@ -262,11 +262,11 @@ class TaskSpec(_Model):
     path: Annotated[Path, BeforeValidator(_extension_path)]
     description: str = ""
     name_space: str = ""
-    parameter_sets: list[str] = []
+    parameter_sets: list[str] = Field(default_factory=list)
     disabled: bool = False
     homed: bool = False
     privileged: bool = False
-    parameters: list[Parameter] = []
+    parameters: list[Parameter] = Field(default_factory=list)
 
 
 class ScheduledJob(_Model):
@@ -275,7 +275,7 @@ class ScheduledJob(_Model):
     name: str
     schedule: str
     command: str = ""
-    arguments: list[str] = []
+    arguments: list[str] = Field(default_factory=list)
 
     @field_validator("schedule")
     @classmethod
@@ -487,9 +487,11 @@ class OAuth2Endpoint(_Model):
     """An OAuth2 endpoint: its URL, and headers and form parameters added to every request."""
 
     url: Annotated[str, AfterValidator(_http_url)] = Field("", alias="URL")
-    headers: dict[str, str] = {}
-    parameters: dict[str, str] = {}
-    refresh_parameters: dict[str, str] = {}  # added to refresh requests only
+    headers: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[str, str] = Field(default_factory=dict)
+    refresh_parameters: dict[str, str] = Field(
+        default_factory=dict
+    )  # added to refresh requests only
 
 
 _TOKEN_AUTH_METHODS = ("client_secret_post", "client_secret_basic", "client_id_only", "none")
@@ -617,7 +619,7 @@ class HTTPClientConfig(_Model):
     max_body_size: Annotated[int, BeforeValidator(_body_size)] = 8 * MiB
     max_redirects: Annotated[int, BeforeValidator(_redirects)] = 5
     proxy: Annotated[str, AfterValidator(_proxy_url)] = ""
-    no_proxy: list[str] = []
+    no_proxy: list[str] = Field(default_factory=list)
     ca_file: Annotated[str, AfterValidator(_ca_file)] = Field("", alias="CAFile")
 
     def params(self) -> dict[str, Any]:
@@ -637,14 +639,14 @@ class RobotConfig(_Model):
 
     bot_info: BotInfo = BotInfo()
     alias: str = ";"
-    admin_users: list[str] = []
+    admin_users: list[str] = Field(default_factory=list)
     admin_contact: str = ""
-    user_roster: list[UserInfo] = []
-    default_channels: list[str] = []
+    user_roster: list[UserInfo] = Field(default_factory=list)
+    default_channels: list[str] = Field(default_factory=list)
     default_job_channel: str = ""
     # Asked of connectors that join channels at start, with the two above (engine/channels.py).
-    join_channels: list[str] = []
-    ignore_users: list[str] = []
+    join_channels: list[str] = Field(default_factory=list)
+    ignore_users: list[str] = Field(default_factory=list)
     ignore_unlisted_users: bool = False
     hear_self: bool = False
     secure_parameters: bool = False
@@ -654,21 +656,21 @@ class RobotConfig(_Model):
     work_space: str = ""
     log_level: LogLevel = "info"
     primary_protocol: str = "terminal"
-    protocol_config: dict[str, dict[str, Any]] = {}
+    protocol_config: dict[str, dict[str, Any]] = Field(default_factory=dict)
     brain: str = "sqlite"
-    brain_config: dict[str, Any] = {}
-    external_plugins: dict[TaskName, TaskSpec] = {}
-    external_jobs: dict[TaskName, TaskSpec] = {}
-    external_tasks: dict[TaskName, TaskSpec] = {}
-    name_spaces: dict[TaskName, ParameterSet] = {}
-    parameter_sets: dict[TaskName, ParameterSet] = {}
-    scheduled_jobs: list[ScheduledJob] = []
+    brain_config: dict[str, Any] = Field(default_factory=dict)
+    external_plugins: dict[TaskName, TaskSpec] = Field(default_factory=dict)
+    external_jobs: dict[TaskName, TaskSpec] = Field(default_factory=dict)
+    external_tasks: dict[TaskName, TaskSpec] = Field(default_factory=dict)
+    name_spaces: dict[TaskName, ParameterSet] = Field(default_factory=dict)
+    parameter_sets: dict[TaskName, ParameterSet] = Field(default_factory=dict)
+    scheduled_jobs: list[ScheduledJob] = Field(default_factory=list)
     time_outs: RobotTimeOuts = RobotTimeOuts()
     time_zone: str = ""
     ready_message: str = ""
     # Email (Email, EmailUser, EmailAddress) and users' linked identities (docs/configuration.md).
     mail_config: MailConfig = MailConfig()
-    identity_providers: dict[str, IdentityProvider] = {}
+    identity_providers: dict[str, IdentityProvider] = Field(default_factory=dict)
     # Child limits and privilege separation (docs/security.md).
     child_limits: ChildLimitsConfig = ChildLimitsConfig.model_validate({})
     priv_sep: PrivSepConfig | None = None
@@ -722,10 +724,10 @@ class InputMatcher(_Model):
     usage: str = ""
     summary: str = ""
     details: str = ""
-    examples: list[str] = []
-    keywords: list[str] = []
+    examples: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
     channel_only: bool = False
-    contexts: list[str] = []
+    contexts: list[str] = Field(default_factory=list)
 
     @field_validator("command")
     @classmethod
@@ -753,11 +755,11 @@ class _TaskConfig(_Model):
 
     channel: str = ""
     require_admin: bool = False
-    users: list[str] = []
+    users: list[str] = Field(default_factory=list)
     elevator: str = ""
     authorizer: str = ""
     auth_require: str = ""
-    reply_matchers: list[InputMatcher] = []
+    reply_matchers: list[InputMatcher] = Field(default_factory=list)
     config: Any = None
     time_outs: TaskTimeOuts = TaskTimeOuts()
     disabled: bool = False
@@ -766,22 +768,22 @@ class _TaskConfig(_Model):
 class PluginConfig(_TaskConfig):
     """A plugin's configuration: its default merged with ``conf/plugins/NAME.yaml``."""
 
-    channels: list[str] = []
+    channels: list[str] = Field(default_factory=list)
     all_channels: bool = False
-    admin_commands: list[str] = []
-    elevated_commands: list[str] = []
-    elevate_immediate_commands: list[str] = []
-    authorized_commands: list[str] = []
+    admin_commands: list[str] = Field(default_factory=list)
+    elevated_commands: list[str] = Field(default_factory=list)
+    elevate_immediate_commands: list[str] = Field(default_factory=list)
+    authorized_commands: list[str] = Field(default_factory=list)
     authorize_all_commands: bool = False
-    allowed_private_commands: list[str] = []
-    required_private_commands: list[str] = []
+    allowed_private_commands: list[str] = Field(default_factory=list)
+    required_private_commands: list[str] = Field(default_factory=list)
     require_all_commands_private: bool = False
     restrict_private_channels: bool = False
-    commands: list[InputMatcher] = []
-    message_matchers: list[InputMatcher] = []
+    commands: list[InputMatcher] = Field(default_factory=list)
+    message_matchers: list[InputMatcher] = Field(default_factory=list)
     ambient_match_command: bool = False
     catch_all: bool = False
-    catch_all_modes: list[CatchAllMode] = []
+    catch_all_modes: list[CatchAllMode] = Field(default_factory=list)
     match_unlisted: bool = False
 
 
@@ -790,8 +792,8 @@ class JobConfig(_TaskConfig):
 
     quiet: bool = False
     keep_logs: int = 0
-    triggers: list[JobTrigger] = []
-    arguments: list[InputMatcher] = []
+    triggers: list[JobTrigger] = Field(default_factory=list)
+    arguments: list[InputMatcher] = Field(default_factory=list)
 
 
 # --- rules across keys -------------------------------------------------------------------
