@@ -160,8 +160,6 @@ def replace_environ(env: dict[str, str]) -> None:
         environ.clear()
         environ.update(env)
     if env.get("TZ") != old_tz:
-        import time
-
         time.tzset()
 
 
