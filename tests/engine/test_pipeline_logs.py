@@ -88,6 +88,19 @@ def test_a_reused_log_never_shows_its_old_lines_even_before_the_first_line(
     assert not logs.path(1).exists()
 
 
+def test_a_log_replaced_by_a_symbolic_link_is_never_cut(tmp_path: Path) -> None:
+    logs = PipelineLogs(tmp_path / "logs", keep=10)
+    logs.folder.mkdir()
+    logs.scan()
+    _fill(logs, 10)
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not a log\n")
+    logs.path(1).unlink()
+    logs.path(1).symlink_to(precious)
+    _fill(logs, 1)
+    assert precious.read_text() == "not a log\n"
+
+
 def test_a_log_deleted_by_hand_is_skipped(tmp_path: Path) -> None:
     logs = PipelineLogs(tmp_path, keep=10)
     logs.scan()

@@ -5,8 +5,8 @@ Every pipeline — a command, a job, a plugin's start-up `_init` — writes its 
 
 - **Bounded.** A robot that answers a command a minute would otherwise leave half a million
   files a year. Once the folder holds `keep` logs, a new pipeline's log is the oldest one,
-  renamed and emptied: the folder never holds more than `keep` (plus the logs of pipelines
-  still running, which are never taken).
+  renamed and cut to a placeholder: the folder never holds more than `keep` (plus the logs of
+  pipelines still running, which are never taken).
 - **Cheap.** Creating a file allocates an inode, the dearest thing a trivial command did in
   the robot: 0.3-0.5 ms of CPU on the ext4 volume measured (docs/performance.md). A reused
   log is cut to one placeholder byte (a line break), which the pipeline's first line
@@ -107,7 +107,8 @@ class PipelineLogs:
 def _placeholder(path: Path) -> None:
     """Cut a log to one line break: what is left once its first line is written is that
     line alone, and a pipeline that never logs leaves an empty line, never an old log."""
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    # Never through a symbolic link: what is cut here must be a log of this folder.
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     try:
         os.ftruncate(fd, 1)
         os.pwrite(fd, b"\n", 0)
