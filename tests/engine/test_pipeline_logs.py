@@ -175,3 +175,29 @@ def test_too_few_pipeline_logs_is_refused_with_the_key_and_what_to_write(tmp_pat
         run(robot.load())
     text = str(caught.value)
     assert "PipelineLogs" in text and "fewer than 10" in text and "at least 10" in text
+
+
+def test_a_pipeline_never_writes_its_log_through_a_symbolic_link(tmp_path: Path) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not a log\n")
+
+    async def main() -> str:
+        (tmp_path / "conf").mkdir()
+        (tmp_path / "conf" / "robot.yaml").write_text("UserRoster: [{UserName: bob}]\n")
+        robot = Robot(tmp_path, state_dir=tmp_path / "state")
+        await robot.load()
+        connector = TestConnector({})
+        await robot.start({"test": connector}, primary="test")
+        try:
+            assert await robot.plugins_initialized(30.0)
+            # The log the next pipeline will write, put in place by someone else as a link.
+            robot.pipeline_log_path(robot.pipeline_logs._next).symlink_to(precious)  # type: ignore[union-attr]
+            await connector.inject("bob", ";ping", "general")
+            sent = await connector.next_sent(30.0)
+            assert sent is not None
+            return sent.text
+        finally:
+            await robot.stop(grace=2.0)
+
+    assert run(main()) == "PONG"  # logging to the file ends; the pipeline does not
+    assert precious.read_text() == "not a log\n"

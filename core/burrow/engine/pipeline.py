@@ -168,7 +168,8 @@ class Pipeline:
         try:
             fd = self._log_fd
             if fd is None:
-                fd = os.open(self._log_file, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+                fd = os.open(self._log_file, flags, 0o644)
                 if self._keep_log_open:
                     self._log_fd = fd
             try:
