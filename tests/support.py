@@ -36,32 +36,24 @@ class RecordingDispatcher:
         return {"ret_val": 0, "method": call.method, "args": call.args}
 
 
-class RawChild:
-    """A real child driven frame by frame, for handshake and lifecycle tests."""
+class FramedChild:
+    """A child driven frame by frame over its stdin and stdout, however it was started."""
 
-    def __init__(self, *argv: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "burrow.child", *argv],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+    def __init__(self, stdout_fd: int) -> None:
+        self._stdout_fd = stdout_fd
         self._decoder = FrameDecoder()
         self._buffered: list[Message] = []
 
-    def send(self, message: Message) -> None:
-        self.send_bytes(encode(message))
-
     def send_bytes(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
+        raise NotImplementedError
+
+    def send(self, *messages: Message) -> None:
+        """Send `messages` in one write, so that the child reads them together."""
+        self.send_bytes(b"".join(encode(message) for message in messages))
 
     def receive(self) -> Message:
-        assert self.proc.stdout is not None
         while not self._buffered:
-            data = os.read(self.proc.stdout.fileno(), 65536)
+            data = os.read(self._stdout_fd, 65536)
             if not data:
                 raise EOFError("the child closed stdout")
             self._buffered.extend(self._decoder.feed(data))
@@ -73,8 +65,28 @@ class RawChild:
         assert isinstance(message, Response), message
         return message
 
-    def hello(self) -> Response:
-        return self.request(0, "$/hello", {"versions": [1]})
+    def hello(self, **params: Any) -> Response:
+        return self.request(0, "$/hello", {"versions": [1], **params})
+
+
+class RawChild(FramedChild):
+    """A real child, a new interpreter, for handshake and lifecycle tests."""
+
+    def __init__(self, *argv: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "burrow.child", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        super().__init__(self.proc.stdout.fileno())
+
+    def send_bytes(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
 
     def close_stdin(self) -> None:
         assert self.proc.stdin is not None

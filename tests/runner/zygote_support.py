@@ -11,7 +11,7 @@ import subprocess
 import sys
 from typing import Any
 
-from burrow.rpc.codec import FrameDecoder, Message, Request, Response, encode
+from support import FramedChild
 
 TEST_ARGS = ["--binding", "test", "--distribution", "burrowbot-testbinding"]
 LUA_ARGS = ["--binding", "lua", "--distribution", "burrowbot-lua"]
@@ -94,38 +94,19 @@ class ZygoteServer:
         self.proc.wait(10)
 
 
-class ForkedChild:
+class ForkedChild(FramedChild):
     """A child of a ZygoteServer, driven frame by frame."""
 
     def __init__(self, pid: int, stdin: int, stdout: int, stderr: int) -> None:
+        super().__init__(stdout)
         self.pid = pid
         self._stdin: int | None = stdin
         self._stdout = stdout
         self._stderr = stderr
-        self._decoder = FrameDecoder()
-        self._buffered: list[Message] = []
 
-    def send(self, *messages: Message) -> None:
-        """Send `messages` in one write, so that the child reads them together."""
+    def send_bytes(self, data: bytes) -> None:
         assert self._stdin is not None
-        os.write(self._stdin, b"".join(encode(message) for message in messages))
-
-    def receive(self) -> Message:
-        while not self._buffered:
-            data = os.read(self._stdout, 65536)
-            if not data:
-                raise EOFError("the child closed stdout")
-            self._buffered.extend(self._decoder.feed(data))
-        return self._buffered.pop(0)
-
-    def request(self, msgid: int, method: str, params: dict[str, Any]) -> Response:
-        self.send(Request(msgid, method, [params]))
-        message = self.receive()
-        assert isinstance(message, Response), message
-        return message
-
-    def hello(self, **params: Any) -> Response:
-        return self.request(0, "$/hello", {"versions": [1], **params})
+        os.write(self._stdin, data)
 
     def threads(self) -> int:
         """How many threads the child has now."""
