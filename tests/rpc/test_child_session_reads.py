@@ -164,3 +164,15 @@ def test_a_caller_polls_briefly_for_its_answer_then_sleeps_until_it_comes(monkey
     assert spent < 0.05, f"{spent:.3f} s of CPU spent waiting {waited:.3f} s"
     os.close(to_child_w)
     os.close(to_parent_r)
+
+
+def test_a_hello_that_keeps_the_size_limit_keeps_the_decoder() -> None:
+    to_child_r, to_child_w = os.pipe()
+    child = BlockingSession(to_child_r, to_child_w)
+    decoder = child._decoder
+    child.set_max_size(child.max_size)
+    assert child._decoder is decoder
+    child.set_max_size(1024)
+    assert child._decoder is not decoder and child._decoder.max_size == 1024
+    os.close(to_child_r)
+    os.close(to_child_w)

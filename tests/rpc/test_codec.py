@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from burrow.rpc import codec
 from burrow.rpc.codec import FrameDecoder, Notification, Request, Response, encode
 from burrow.rpc.errors import ProtocolError
 
@@ -132,3 +133,16 @@ def test_threads_encoding_at_once_each_get_their_own_message() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(worker, range(8)))
     assert all(all(ok) for ok in results)
+
+
+def test_a_decoder_made_ahead_is_taken_once_and_only_for_its_limit() -> None:
+    codec.make_decoder_ahead(4096)
+    first = codec.new_decoder(4096)
+    assert codec.new_decoder(4096) is not first  # taken: the next one is new
+    codec.make_decoder_ahead(4096)
+    other = codec.new_decoder(8192)
+    assert other.max_size == 8192
+    taken = codec.new_decoder(4096)
+    assert taken.max_size == 4096
+    # What one decoder read never reaches another: each starts empty.
+    assert taken.feed(codec.encode(Notification("n", []))) == [Notification("n", [])]

@@ -7,6 +7,7 @@ options (every binding in the environment is discovered; slower, for diagnostics
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]
 import _thread
 import os
 import resource
@@ -31,6 +32,7 @@ TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
 if TYPE_CHECKING:
     from typing import Any
 
+_SIGUSR1 = int(signal.SIGUSR1)  # for _signal (burrow.rpc.child_session says why)
 PROTOCOL_VERSIONS = (1,)
 EXIT_OK = 0
 EXIT_PROTOCOL = 2
@@ -488,7 +490,7 @@ class Child:
     def _execute(self, request: Request, target: str, params: dict[str, Any]) -> Response:
         context = ExecutionContext(self._session, request.msgid, request.method)
         self._context = context
-        previous = signal.signal(signal.SIGUSR1, self._interrupt)
+        previous = _signal.signal(_SIGUSR1, self._interrupt)
         # From now on a `$/cancel` must reach us while extension code runs: the reader thread
         # reads it and interrupts this thread (`_urgent`). It starts only if the execution
         # lasts READER_DELAY, so a quick one never pays for a thread; a cancel that comes
@@ -519,7 +521,7 @@ class Child:
         finally:
             context.interruptible = False
             self._session.stop_timer()  # this thread reads what comes next itself
-            signal.signal(signal.SIGUSR1, previous)
+            _signal.signal(_SIGUSR1, previous)
         if context.canceled:
             return Response(request.msgid, Canceled().to_map(), None)
         if not isinstance(result, dict):

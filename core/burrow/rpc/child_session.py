@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _signal  # type: ignore[import-not-found]
 import _thread
 import os
 import select
@@ -16,12 +17,12 @@ from _queue import SimpleQueue
 
 from burrow.rpc.codec import (
     DEFAULT_MAX_MESSAGE_SIZE,
-    FrameDecoder,
     Message,
     Notification,
     Request,
     Response,
     encode,
+    new_decoder,
 )
 from burrow.rpc.errors import ConnectionClosed, ProtocolError, RpcError, describe_exception
 from burrow.rpc.session import MsgidAllocator, error_response
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     NotificationHandler = Callable[[Notification], None]
 
 READ_SIZE = 64 * 1024
+# Handlers are set through _signal: signal.signal converts the old handler to an enum, which
+# in a child forked from the zygote copied about ten of its pages per call.
+_SIGALRM = int(signal.SIGALRM)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -86,7 +90,7 @@ class BlockingSession:
         self._rfd = rfd
         self._wfd = wfd
         self.max_size = max_size
-        self._decoder = FrameDecoder(max_size)
+        self._decoder = new_decoder(max_size)
         self._inbox: SimpleQueue[Message | BaseException] = SimpleQueue()
         self._read_lock = _thread.allocate_lock()
         self._poller = select.poll()
@@ -105,8 +109,10 @@ class BlockingSession:
 
     def set_max_size(self, max_size: int) -> None:
         """Change the message-size limit; only between frames (the child does it at hello)."""
+        if max_size == self.max_size:
+            return  # most hellos: a new decoder would cost a child about 10 copied pages
         self.max_size = max_size
-        self._decoder = FrameDecoder(max_size)
+        self._decoder = new_decoder(max_size)
 
     def start(self, after: float = 0.0) -> None:
         """Start the reader thread (once; later calls do nothing).
@@ -132,7 +138,7 @@ class BlockingSession:
         """Arm the timer that starts the reader; False if this thread cannot (not the main)."""
         if not self._alarm_handler:
             try:
-                signal.signal(signal.SIGALRM, self._alarm)
+                _signal.signal(_SIGALRM, self._alarm)
             except ValueError:  # only the main thread handles signals
                 return False
             # Restart what the signal interrupts where the system can (SA_RESTART): C code of

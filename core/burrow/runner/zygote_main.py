@@ -40,7 +40,8 @@ import signal
 import socket
 import sys
 
-from burrow.child.main import locate, register
+from burrow.child.main import locate, register, replace_environ
+from burrow.child.main import main as child_main
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,13 +96,11 @@ def _child(fds: list[int], argv: list[str]) -> None:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)
         _signal.set_wakeup_fd(-1)
         os.chdir(setup["cwd"])
-        from burrow.child.main import main, replace_environ
-
         replace_environ(setup["env"])
         del setup
         sys.argv = ["burrow.child", *argv]
 
-        code = main(argv)
+        code = child_main(argv)
     except BaseException as exc:  # noqa: BLE001 - a fork must end here, whatever happened
         os.write(2, f"burrow zygote child: {type(exc).__name__}: {exc}\n".encode())
         code = 2
@@ -314,6 +313,9 @@ def load(preload: list[str], limits: dict[str, Any] | None) -> str | None:
     """Import what every child needs and the `preload` modules, running their hooks; None,
     or why forking this process has become unsafe (a module started a thread)."""
     import burrow.bindings.locate  # noqa: F401
+    from burrow.rpc.codec import make_decoder_ahead
+
+    make_decoder_ahead()
 
     for module in preload:
         try:
