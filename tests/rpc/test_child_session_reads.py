@@ -166,6 +166,38 @@ def test_a_caller_polls_briefly_for_its_answer_then_sleeps_until_it_comes(monkey
     os.close(to_parent_r)
 
 
+def test_a_caller_does_not_poll_while_the_parent_is_slow_to_answer(monkeypatch) -> None:
+    # The poll before sleeping (SPIN_SECONDS) pays only when the parent answers at once; one
+    # that took longer than BUSY_SECONDS last time is busy, and is waited for in read alone.
+    to_child_r, to_child_w = os.pipe()
+    to_parent_r, to_parent_w = os.pipe()
+    child = BlockingSession(to_child_r, to_parent_w)
+    polls: list[str] = []
+    spin = child._spin
+    monkeypatch.setattr(child, "_spin", lambda: (polls.append("poll"), spin()))
+
+    def call(name: str, msgid: int, delay: float) -> None:
+        if delay:
+            timer = threading.Timer(
+                delay, os.write, (to_child_w, encode(Response(msgid, None, name)))
+            )
+            timer.start()
+        else:  # answered before asked: it is there at once
+            os.write(to_child_w, encode(Response(msgid, None, name)))
+        assert child.request(name, [], serve=lambda r: None) == name
+
+    call("quick", 0, 0)
+    assert len(polls) == 1  # a parent not yet known to be busy: polled for
+    call("slow", 1, 20 * child_session.BUSY_SECONDS)
+    assert len(polls) == 2  # polled for (the last answer was quick), slept, came late
+    call("after the slow one", 2, 0)
+    assert len(polls) == 2  # busy last time: not polled for
+    call("quick again", 3, 0)
+    assert len(polls) == 3  # quick last time: polled for again
+    for fd in (to_child_r, to_child_w, to_parent_r, to_parent_w):
+        os.close(fd)
+
+
 def test_a_hello_that_keeps_the_size_limit_keeps_the_decoder() -> None:
     to_child_r, to_child_w = os.pipe()
     child = BlockingSession(to_child_r, to_child_w)
