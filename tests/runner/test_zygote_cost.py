@@ -21,23 +21,38 @@ from zygote_support import LUA_ARGS, TEST_ARGS, ZygoteServer
 from burrow.rpc.codec import Message, Notification, Request, Response, encode
 from support import RawChild
 
+# Modules the zygote and its children must not import:
+# - `threading` registers a handler that every fork runs at once (os.register_at_fork); in a
+#   child of the Lua zygote it cost about a hundred copied pages;
+# - `json` (and `re` with it), `socket` (with `selectors`) and `signal` were about 1.8 MiB of
+#   the zygote's memory, which every fork maps and every exit unmaps.
+NOT_IN_THE_ZYGOTE = ("threading", "queue", "json", "re", "socket", "selectors", "signal")
+
 
 @pytest.mark.parametrize("preload", ["burrow_lua.runtime", "burrow_testbinding"])
-def test_the_zygote_does_not_import_threading(preload: str) -> None:
-    # `threading` registers a handler that every fork runs at once (os.register_at_fork); in
-    # a child of the Lua zygote it cost about a hundred copied pages.
+def test_the_zygote_imports_nothing_its_forks_pay_for(preload: str) -> None:
     code = (
         "import sys\n"
         "from burrow.runner import zygote_main\n"
         f"assert zygote_main.load([{preload!r}], None) is None\n"
         f"zygote_main._before_fork({LUA_ARGS!r})\n"
-        "print(sorted(m for m in ('threading', 'queue') if m in sys.modules))\n"
+        f"print(sorted(m for m in {NOT_IN_THE_ZYGOTE!r} if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_limits_reach_the_zygote_as_the_robot_gave_them() -> None:
+    from burrow.runner import zygote_main
+
+    limits = {"cpu_seconds": 60, "memory_bytes": 1 << 30, "open_files": 256}
+    argv = ["7", "--preload", "m", "--limits", zygote_main.limits_arg(limits)]
+    assert zygote_main._limits(argv) == limits
+    assert zygote_main._limits(["7"]) is None  # not given
+    assert zygote_main._limits(["7", "--limits", "cpu_seconds=sixty"]) is None
 
 
 class Child(Protocol):

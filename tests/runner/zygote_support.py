@@ -4,12 +4,13 @@ interpreter."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 from typing import Any
+
+import msgpack
 
 from support import FramedChild
 
@@ -69,10 +70,10 @@ class ZygoteServer:
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         setup_r, setup_w = os.pipe()
-        os.write(setup_w, json.dumps({"env": env or {}, "cwd": cwd}).encode())
+        os.write(setup_w, msgpack.packb({"env": env or {}, "cwd": cwd}))
         os.close(setup_w)
         self._next_id += 1
-        request = json.dumps({"id": self._next_id, "argv": argv}).encode()
+        request = msgpack.packb({"id": self._next_id, "argv": argv})
         theirs = [stdin_r, stdout_w, stderr_w, setup_r]
         try:
             socket.send_fds(self.control, [request], theirs)
@@ -83,7 +84,7 @@ class ZygoteServer:
             data, fds, _, _ = socket.recv_fds(self.control, 65536, 1)
             for fd in fds:
                 os.close(fd)
-            answer: dict[str, Any] = json.loads(data)
+            answer: dict[str, Any] = msgpack.unpackb(data)
             if answer.get("id") == self._next_id:
                 return answer, (stdin_w, stdout_r, stderr_r)
 

@@ -7,11 +7,12 @@ options (every binding in the environment is discovered; slower, for diagnostics
 
 from __future__ import annotations
 
+# _signal, not signal: the signal module converts each handler to and from an enum (about ten
+# copied pages per call in a child forked from the zygote), and importing it imports enum.
 import _signal  # type: ignore[import-not-found]
 import _thread
 import os
 import resource
-import signal
 import sys
 import time
 
@@ -32,7 +33,6 @@ TYPE_CHECKING = False  # see burrow.rpc.codec: the child avoids importing typing
 if TYPE_CHECKING:
     from typing import Any
 
-_SIGUSR1 = int(signal.SIGUSR1)  # for _signal (burrow.rpc.child_session says why)
 PROTOCOL_VERSIONS = (1,)
 EXIT_OK = 0
 EXIT_PROTOCOL = 2
@@ -490,7 +490,7 @@ class Child:
     def _execute(self, request: Request, target: str, params: dict[str, Any]) -> Response:
         context = ExecutionContext(self._session, request.msgid, request.method)
         self._context = context
-        previous = _signal.signal(_SIGUSR1, self._interrupt)
+        previous = _signal.signal(_signal.SIGUSR1, self._interrupt)
         # From now on a `$/cancel` must reach us while extension code runs: the reader thread
         # reads it and interrupts this thread (`_urgent`). It starts only if the execution
         # lasts READER_DELAY, so a quick one never pays for a thread; a cancel that comes
@@ -521,7 +521,7 @@ class Child:
         finally:
             context.interruptible = False
             self._session.stop_timer()  # this thread reads what comes next itself
-            _signal.signal(_SIGUSR1, previous)
+            _signal.signal(_signal.SIGUSR1, previous)
         if context.canceled:
             return Response(request.msgid, Canceled().to_map(), None)
         if not isinstance(result, dict):
@@ -551,7 +551,7 @@ class Child:
             # check and a blocking call (time.sleep, a socket wait) is seen only when the call
             # returns. So it is sent until the main thread has taken it (`_interrupt` clears
             # `interruptible`, as do a robot call and the end of the execution).
-            signal.pthread_kill(self._main_thread, signal.SIGUSR1)
+            _signal.pthread_kill(self._main_thread, _signal.SIGUSR1)
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+# _signal, not signal: burrow.child.main says why.
 import _signal  # type: ignore[import-not-found]
 import _thread
 import os
 import select
-import signal
 import time
 
 # `_queue` and `_thread`, not `queue` and `threading`: importing `threading` registers a
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     NotificationHandler = Callable[[Notification], None]
 
 READ_SIZE = 64 * 1024
-# Handlers are set through _signal: signal.signal converts the old handler to an enum, which
-# in a child forked from the zygote copied about ten of its pages per call.
-_SIGALRM = int(signal.SIGALRM)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -149,17 +146,17 @@ class BlockingSession:
         """Arm the timer that starts the reader; False if this thread cannot (not the main)."""
         if not self._alarm_handler:
             try:
-                _signal.signal(_SIGALRM, self._alarm)
+                _signal.signal(_signal.SIGALRM, self._alarm)
             except ValueError:  # only the main thread handles signals
                 return False
             # Restart what the signal interrupts where the system can (SA_RESTART): C code of
             # an extension that does not retry after EINTR is not disturbed by it.
-            signal.siginterrupt(signal.SIGALRM, False)
+            _signal.siginterrupt(_signal.SIGALRM, False)
             # Left installed: one restored to the default while a SIGALRM was still on its
             # way would have Python print "Signal 14 ignored due to race condition".
             self._alarm_handler = True
         self._timer = True
-        signal.setitimer(signal.ITIMER_REAL, after)
+        _signal.setitimer(_signal.ITIMER_REAL, after)
         return True
 
     def _alarm(self, signum: int, frame: object) -> None:
@@ -177,7 +174,7 @@ class BlockingSession:
         """Disarm the timer of `start(after=...)`: the reader thread will not start."""
         if self._timer:
             self._timer = False
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            _signal.setitimer(_signal.ITIMER_REAL, 0)
 
     def _read_loop(self) -> None:
         self.reader_ident = _thread.get_ident()

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import json
 import logging
 import os
 import signal
@@ -29,6 +28,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import msgpack
 
 from burrow.rpc.errors import ErrorCode, RpcError
 from burrow.runner.environment import child_environment
@@ -350,7 +351,9 @@ class Zygote:
         for module in self._preload:
             argv += ["--preload", module]
         if self._limits is not None:
-            argv += ["--limits", json.dumps(self._limits)]
+            from burrow.runner.zygote_main import limits_arg  # the format zygote_main reads
+
+            argv += ["--limits", limits_arg(self._limits)]
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -393,7 +396,14 @@ class Zygote:
                 _close_all(fds)
                 self._lost(server)
                 return
-            message = json.loads(data)
+            try:
+                message = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            except ValueError:
+                message = None
+            if not isinstance(message, dict):
+                _close_all(fds)
+                log.error("zygote (pid %d) sent an undecodable message", server.process.pid)
+                continue
             if "unsafe" in message:
                 _close_all(fds)
                 self.unusable = str(message["unsafe"])
@@ -471,7 +481,7 @@ class Zygote:
         child_args = list(argv[argv.index("burrow.child") + 1 :])
         # The environment (which may hold secret parameters) goes to the child through its
         # own setup pipe, never through the zygote, whose memory every later fork inherits.
-        setup = json.dumps({"env": env, "cwd": str(cwd)}).encode()
+        setup = msgpack.packb({"env": env, "cwd": str(cwd)})
         if len(setup) > SETUP_LIMIT:  # more than a pipe holds without a reader: spawn instead
             return await new_interpreter()
         for attempt in range(1, FORK_ATTEMPTS + 1):
@@ -518,8 +528,8 @@ class Zygote:
             server.watchdog = loop.call_at(deadline, self._overdue, server)
         try:
             try:
-                payload = json.dumps({"id": request_id, "argv": child_args})
-                socket.send_fds(server.control, [payload.encode()], list(theirs))
+                payload = msgpack.packb({"id": request_id, "argv": child_args})
+                socket.send_fds(server.control, [payload], list(theirs))
             except OSError as exc:
                 server.pending.pop(request_id, None)
                 server.deadlines.pop(request_id, None)

@@ -1,14 +1,14 @@
 """The zygote: a pre-warmed, single-threaded fork server that starts one-shot children.
 
-    python -I -m burrow.runner.zygote_main CONTROL_FD [--preload MODULE ...]
+    python -I -m burrow.runner.zygote_main CONTROL_FD [--preload MODULE ...] [--limits N=V,...]
 
 Started once by the robot. It imports what every child needs (the child's own modules and
 the bindings' method modules) and then waits on a SOCK_SEQPACKET control socket. Each
-request carries the child's argv and four descriptors (SCM_RIGHTS): its stdin, stdout and
-stderr, and a setup pipe. The zygote forks; the fork reads its environment and working
-directory from the setup pipe — written by the robot, never seen by the zygote, so no
-child's environment (which may hold secret parameters) ever lies in the memory the next
-fork inherits — and becomes exactly what `python -I -m burrow.child` would be: its own
+request (a msgpack map) carries the child's argv and four descriptors (SCM_RIGHTS): its
+stdin, stdout and stderr, and a setup pipe. The zygote forks; the fork reads its environment
+and working directory from the setup pipe — written by the robot, never seen by the zygote,
+so no child's environment (which may hold secret parameters) ever lies in the memory the
+next fork inherits — and becomes exactly what `python -I -m burrow.child` would be: its own
 session, fds 0-2 and nothing else, that environment and directory. The zygote answers with
 the pid and a pidfd of the child (SCM_RIGHTS), by which the robot can still watch and signal
 the child should the zygote die, and later reports each child's exit status, since it is the
@@ -18,7 +18,7 @@ and `$/hello`, as they reach a new interpreter, so both start modes apply them t
 It never starts a thread and never imports asyncio, so forking it is safe; a child starts in
 about a millisecond instead of the tens an interpreter start and imports cost. A preloaded
 module may define `zygote_preload()`, called once after its import, or `zygote_preload(limits)`
-to receive the `$/hello` limits the robot gives its children (`--limits`, a JSON map; None
+to receive the `$/hello` limits the robot gives its children (`--limits name=value,...`; None
 without it), and `zygote_prefork(binding)`, called before each fork of a child of `binding`
 (the JavaScript binding loads V8's library in the first, and with limits starts V8 with the
 flags those children fit in the second, at its first child). A hook must not start a thread
@@ -32,13 +32,13 @@ with status 3.
 from __future__ import annotations
 
 import _signal  # type: ignore[import-not-found]  # signal's C half, which has no stub
+import _socket
 import gc
-import json
 import os
 import select
-import signal
-import socket
 import sys
+
+import msgpack
 
 from burrow.child.main import locate, register, replace_environ
 from burrow.child.main import main as child_main
@@ -56,27 +56,30 @@ def thread_count() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
-# Made here, so that a fork decodes its setup with raw_decode alone: json.loads also detects
-# the encoding and matches a regular expression, and in a fork every object that touches is
-# a page to copy.
-_SETUP_DECODER = json.JSONDecoder()
-
-
 def _read_setup(fd: int) -> dict[str, Any]:
     chunks = []
     while chunk := os.read(fd, 65536):
         chunks.append(chunk)
-    text = b"".join(chunks).decode()
-    setup, end = _SETUP_DECODER.raw_decode(text)
-    if end != len(text) or not isinstance(setup, dict):
-        raise ValueError("the setup is not one JSON object")
+    setup = _unpack(b"".join(chunks))
+    if not isinstance(setup, dict):
+        raise ValueError("the setup is not one map")
     return setup
 
 
-# The signals a fork gives back to their default handling, as plain numbers for _signal: the
-# signal module's wrappers convert each handler to and from an enum, which touched about 20
-# pages of a fork for nothing.
-_DEFAULT_SIGNALS = tuple(int(s) for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGUSR1))
+def _unpack(data: bytes) -> Any:
+    """One msgpack object (a request, a setup): what the robot sends the zygote and its forks.
+
+    msgpack rather than JSON, which this module imported for nothing else: json brings re and
+    socket.py brings enum conversions and selectors, about 1 MiB of the zygote's memory that
+    every fork mapped and every exit unmapped (docs/performance.md).
+    """
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+# The signals a fork gives back to their default handling: through _signal, as the signal
+# module's wrappers convert each handler to and from an enum, which touched about 20 pages of
+# a fork for nothing (and importing it imports enum).
+_DEFAULT_SIGNALS = (_signal.SIGCHLD, _signal.SIGTERM, _signal.SIGUSR1)
 
 
 def _child(fds: list[int], argv: list[str]) -> None:
@@ -111,24 +114,24 @@ def _child(fds: list[int], argv: list[str]) -> None:
         os._exit(code if isinstance(code, int) else 0)
 
 
-def _send(control: socket.socket, message: dict[str, Any]) -> None:
-    control.send(json.dumps(message).encode())
+def _send(control: _socket.socket, message: dict[str, Any]) -> None:
+    control.send(msgpack.packb(message))
 
 
-def serve(control: socket.socket) -> None:
+def serve(control: _socket.socket) -> None:
     """Answer spawn requests and report exits until the robot closes the control socket.
 
     Each page this loop writes to after a fork is copied (the child shares it), so a fork
     costs the zygote about one page fault per page the loop touches: it keeps to plain
-    calls (poll, recvmsg, sendmsg, bytes formatting) rather than selectors, json.dumps and
-    socket.send_fds, and reads /proc/self/task only when code that could have started a
-    thread has run since it last did (`_before_fork`).
+    calls (poll, recvmsg, sendmsg) rather than selectors and socket.send_fds, and reads
+    /proc/self/task only when code that could have started a thread has run since it last
+    did (`_before_fork`).
     """
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    _signal.set_wakeup_fd(wake_w)
+    _signal.signal(_signal.SIGCHLD, lambda signum, frame: None)
     poller = select.poll()
     poller.register(control.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
@@ -172,26 +175,25 @@ def serve(control: socket.socket) -> None:
 
 
 _FD_BYTES = 4  # a descriptor in an SCM_RIGHTS message is a C int
-_FDS_SPACE = socket.CMSG_SPACE(4 * _FD_BYTES)
+_FDS_SPACE = _socket.CMSG_SPACE(4 * _FD_BYTES)
 
 
-def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
+def _receive(control: _socket.socket) -> tuple[bytes, list[int]]:
     """One request and the descriptors that came with it (socket.recv_fds without array)."""
     payload, ancillary, _, _ = control.recvmsg(MAX_REQUEST, _FDS_SPACE)
     fds = []
     for level, kind, data in ancillary:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             for start in range(0, len(data) - _FD_BYTES + 1, _FD_BYTES):
                 fds.append(int.from_bytes(data[start : start + _FD_BYTES], sys.byteorder))
     return payload, fds
 
 
 def _decode(payload: bytes) -> dict[str, Any]:
-    """A request: one JSON object (raw_decode, as the setup: no encoding detection, no regex)."""
-    text = payload.decode()
-    request, end = _SETUP_DECODER.raw_decode(text)
-    if end != len(text) or not isinstance(request, dict):
-        raise ValueError("a request is not one JSON object")
+    """A request: one msgpack map."""
+    request = _unpack(payload)
+    if not isinstance(request, dict):
+        raise ValueError("a request is not one map")
     return request
 
 
@@ -243,7 +245,7 @@ def _before_fork(argv: object) -> bool:
     return True
 
 
-def _unsafe(control: socket.socket, why: str, request_id: object = None) -> None:
+def _unsafe(control: _socket.socket, why: str, request_id: object = None) -> None:
     """Tell the robot never to use this zygote again, and exit."""
     message = f"{why}; forking it is unsafe, children start as new interpreters"
     os.write(2, f"burrow zygote: {message}\n".encode())
@@ -253,12 +255,19 @@ def _unsafe(control: socket.socket, why: str, request_id: object = None) -> None
         os._exit(EXIT_UNSAFE)
 
 
-def _answer(control: socket.socket, request_id: object, pid: int) -> None:
+# The two messages the loop sends after every fork, formatted rather than packed: a packer
+# is an object more, and each object a fork's parent makes is a page it copies. msgpack maps
+# of a 64-bit unsigned id or pid (0xcf) and a signed status (0xd3).
+_ANSWER = b"\x82\xa2id\xcf%s\xa3pid\xcf%s"
+_EXIT = b"\x82\xa4exit\xcf%s\xa6status\xd3%s"
+
+
+def _answer(control: _socket.socket, request_id: object, pid: int) -> None:
     """Send the new child's pid with a pidfd, opened before the child can have been reaped."""
-    if type(request_id) is int:
-        payload = b'{"id": %d, "pid": %d}' % (request_id, pid)
+    if type(request_id) is int and request_id >= 0:
+        payload = _ANSWER % (request_id.to_bytes(8, "big"), pid.to_bytes(8, "big"))
     else:
-        payload = json.dumps({"id": request_id, "pid": pid}).encode()
+        payload = msgpack.packb({"id": request_id, "pid": pid})
     try:
         pidfd = os.pidfd_open(pid)
     except OSError:  # no pidfds (Linux < 5.3): the robot does not use a zygote there
@@ -266,12 +275,12 @@ def _answer(control: socket.socket, request_id: object, pid: int) -> None:
         return
     try:
         rights = pidfd.to_bytes(_FD_BYTES, sys.byteorder)
-        control.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
+        control.sendmsg([payload], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
     finally:
         os.close(pidfd)
 
 
-def _reap(control: socket.socket) -> None:
+def _reap(control: _socket.socket) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -280,25 +289,32 @@ def _reap(control: socket.socket) -> None:
         if pid == 0:
             return
         code = os.waitstatus_to_exitcode(status)
-        control.send(b'{"exit": %d, "status": %d}' % (pid, code))
+        control.send(_EXIT % (pid.to_bytes(8, "big"), code.to_bytes(8, "big", signed=True)))
+
+
+def limits_arg(limits: dict[str, int]) -> str:
+    """`--limits`' value for `limits` (the robot's side of `_limits`): `name=value,...`."""
+    return ",".join(f"{name}={int(value)}" for name, value in limits.items())
 
 
 def _limits(argv: list[str]) -> dict[str, Any] | None:
-    """The `$/hello` limits the robot gives its children (`--limits JSON`), for the preload
-    hooks that prepare for them; None when not given or not a JSON map."""
+    """The `$/hello` limits the robot gives its children (`--limits name=value,...`, numbers),
+    for the preload hooks that prepare for them; None when not given or not well formed."""
     for i, arg in enumerate(argv[:-1]):
         if arg == "--limits":
-            try:
-                limits = json.loads(argv[i + 1])
-            except ValueError:
-                return None
-            return limits if isinstance(limits, dict) else None
+            limits: dict[str, Any] = {}
+            for pair in filter(None, argv[i + 1].split(",")):
+                name, sep, value = pair.partition("=")
+                if not sep or not name or not value.isdigit():
+                    return None
+                limits[name] = int(value)
+            return limits
     return None
 
 
 def main(argv: list[str]) -> int:
     """Preload, then serve."""
-    control = socket.socket(fileno=int(argv[0]))
+    control = _socket.socket(fileno=int(argv[0]))
     preload = [
         argv[i + 1] for i, arg in enumerate(argv) if arg == "--preload" and i + 1 < len(argv)
     ]
