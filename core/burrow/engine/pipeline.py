@@ -143,8 +143,8 @@ class Pipeline:
         holds, it is one line that starts with the robot's timestamp, level and pipeline id.
         """
         text = log_text(message)
-        name = LogLevel(level).name if level in LogLevel._value2member_map_ else str(level)
-        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {name.upper():5} [{self.id}] {text}\n"
+        name = _LEVEL_NAMES.get(level) or str(level)
+        line = f"{_timestamp()} {name:5} [{self.id}] {text}\n"
         log.log(_PY_LEVELS.get(level, logging.INFO), "[%d] %s", self.id, text)
         data = line.encode()
         if self._log_file is not None:
@@ -739,6 +739,21 @@ class Pipeline:
         self.robot.waiters.interrupt(self)
         if self.execution is not None:
             self.execution.cancel(reason)
+
+
+# A pipeline logs a few lines per command: the level's name and the timestamp are looked up,
+# not made, for each (an enum call and a strftime were most of a line's cost in the robot).
+_LEVEL_NAMES: dict[int, str] = {level.value: level.name.upper() for level in LogLevel}
+_stamped: tuple[int, str] = (-1, "")
+
+
+def _timestamp() -> str:
+    """The local time to the second, as log lines start with it (made once a second)."""
+    global _stamped
+    now = int(time.time())
+    if _stamped[0] != now:
+        _stamped = (now, time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now)))
+    return _stamped[1]
 
 
 _PY_LEVELS: dict[int, int] = {
