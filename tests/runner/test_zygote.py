@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
+from zygote_support import TEST_ARGS
+
+from burrow.rpc.codec import FrameDecoder, Request, Response, encode
 from burrow.runner import zygote as zygote_module
 from burrow.runner.execution import Execution, ExecutionSpec
+from burrow.runner.process import SpawnedChild
 from burrow.runner.zygote import Zygote
 from support import run
 
@@ -111,3 +118,52 @@ def test_the_zygote_finds_a_binding_once_for_all_its_forks(monkeypatch) -> None:
     # Whatever the request holds, the zygote itself never fails on it.
     for argv in (None, "x", ["--binding"], ["--binding", 3, "--distribution", "d"]):
         zygote_main._before_fork(argv)
+
+
+@pytest.mark.parametrize("kind", ["zygote", "interpreter"])
+def test_a_child_finds_its_first_messages_waiting_on_its_stdin(kind: str, tmp_path: Path) -> None:
+    # The robot puts `$/hello` in the child's stdin before the child exists: the child reads
+    # it at once instead of sleeping until the robot hears of it and sends it.
+    hello = Request(0, "$/hello", [{"versions": [1]}])
+
+    async def go() -> list[object]:
+        zygote = Zygote(preload=["burrow_testbinding"])
+        spawn = zygote.spawn if kind == "zygote" else SpawnedChild.spawn
+        decoder, answers = FrameDecoder(), []
+        arrived = asyncio.Event()
+
+        def on_stdout(data: bytes) -> None:
+            answers.extend(decoder.feed(data))
+            arrived.set()
+
+        try:
+            argv = [sys.executable, "-I", "-m", "burrow.child", *TEST_ARGS]
+            child = await spawn(
+                argv, env={}, cwd=tmp_path, on_stdout=on_stdout, stdin=encode(hello)
+            )
+            await asyncio.wait_for(arrived.wait(), 30)  # nothing else was ever written
+            child.close_stdin()
+            await child.wait(10)
+            return answers
+        finally:
+            await zygote.close()
+
+    answers = run(go())
+    assert isinstance(answers[0], Response) and answers[0].msgid == 0
+    assert answers[0].error is None and answers[0].result["version"] == 1
+
+
+def test_an_execution_gives_the_spawner_its_hello_to_put_in_the_childs_stdin(
+    test_binding, tmp_path: Path
+) -> None:
+    given: list[bytes] = []
+
+    async def spawner(argv: list[str], **kwargs: Any) -> Any:
+        given.append(kwargs["stdin"])
+        return await SpawnedChild.spawn(argv, **kwargs)
+
+    spec = ExecutionSpec(test_binding, "test_run", {"args": ["ret", "0"]}, tmp_path, timeout=30)
+    result = run(Execution(spec, spawner=spawner).run())
+    assert result.ret_val == 0, result.error
+    (first,) = FrameDecoder().feed(given[0])
+    assert isinstance(first, Request) and first.method == "$/hello"

@@ -311,6 +311,20 @@ class Execution:
             self._session = spare.adopt(self._serve, self._notified, self._on_stderr)
             result.hello = spare.hello
         else:
+            # `$/hello` is written before the child exists, into its stdin: it finds it there
+            # when it first reads, instead of sleeping until the robot, which learns of the
+            # child only when the spawner answers, sends it.
+            stdin = _StdinBeforeStart()
+            self._session = AsyncSession(
+                stdin.write,
+                on_request=self._serve,
+                on_notification=self._notified,
+                max_size=spec.max_message_size,
+            )
+            _, hello = self._session.start_request(
+                "$/hello", [hello_params(spec.max_message_size, spec.limits)]
+            )
+            hello.add_done_callback(_retrieve)  # a child that never started never answers
             spawn = SpawnedChild.spawn if fresh else (self._spawner or SpawnedChild.spawn)
             self._child = child = await spawn(
                 child_argv(spec),
@@ -318,19 +332,12 @@ class Execution:
                 cwd=spec.workdir,
                 on_stdout=self._feed,
                 on_stderr_line=self._on_stderr,
+                stdin=stdin.take(),
             )
-            self._session = AsyncSession(
-                child.write,
-                on_request=self._serve,
-                on_notification=self._notified,
-                max_size=spec.max_message_size,
-            )
+            stdin.attach(child.write)
         watch = _ExitWatch(self, child)
         try:
             if spare is None:
-                _, hello = self._session.start_request(
-                    "$/hello", [hello_params(spec.max_message_size, spec.limits)]
-                )
                 result.hello = await self._phase(hello, spec.hello_timeout, "$/hello")
             check_hello(result.hello, spec.binding.name, spec.method, spec.identity)
             setup = None
@@ -564,6 +571,32 @@ class _ExitWatch:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class _StdinBeforeStart:
+    """A child's stdin before the child exists: what the session writes is kept (`take`
+    gives it to the spawner, which puts it in the pipe before the child starts), and once the
+    child is there (`attach`) goes to it."""
+
+    def __init__(self) -> None:
+        self._kept = bytearray()
+        self._write: Callable[[bytes], None] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._write is None:
+            self._kept += data
+        else:
+            self._write(data)
+
+    def take(self) -> bytes:
+        data = bytes(self._kept)
+        self._kept.clear()
+        return data
+
+    def attach(self, write: Callable[[bytes], None]) -> None:
+        self._write = write
+        if self._kept:  # written while the child was being started
+            self.write(self.take())
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

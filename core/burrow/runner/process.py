@@ -210,8 +210,10 @@ class SpawnedChild(ChildProcess):
         cwd: Path,
         on_stdout: Callable[[bytes], None],
         on_stderr_line: Callable[[str], None] | None = None,
+        stdin: bytes = b"",
     ) -> ChildProcess:
-        """Start `argv`; failure to start raises RpcError(child_start)."""
+        """Start `argv` with `stdin` waiting on its standard input; failure to start raises
+        RpcError(child_start)."""
         stderr = StderrBuffer(on_stderr_line)
         loop = asyncio.get_running_loop()
         protocol: _Protocol | None = None
@@ -240,7 +242,10 @@ class SpawnedChild(ChildProcess):
                 {"argv": list(argv), "cwd": str(cwd)},
             ) from exc
         assert protocol is not None
-        return cls(transport, protocol, stderr)
+        child = cls(transport, protocol, stderr)
+        if stdin:
+            child.write(stdin)
+        return child
 
     def write(self, data: bytes) -> None:
         """Write to the child's stdin."""
@@ -264,4 +269,6 @@ class SpawnedChild(ChildProcess):
         self._transport.close()
 
 
+# spawn(argv, *, env, cwd, on_stdout, on_stderr_line=None, stdin=b""): a started child, with
+# `stdin` (its first messages) waiting on its standard input.
 Spawner = Callable[..., Awaitable[ChildProcess]]

@@ -287,10 +287,16 @@ class SparePool:
         cwd: Path,
         on_stdout: Callable[[bytes], None],
         on_stderr_line: Callable[[str], None] | None = None,
+        stdin: bytes = b"",
     ) -> ChildProcess:
         """Start a child the ordinary way (when no spare fits)."""
         return await self._spawner(
-            argv, env=env, cwd=cwd, on_stdout=on_stdout, on_stderr_line=on_stderr_line
+            argv,
+            env=env,
+            cwd=cwd,
+            on_stdout=on_stdout,
+            on_stderr_line=on_stderr_line,
+            stdin=stdin,
         )
 
     def take_spare(self, spec: ExecutionSpec) -> SpareChild | None:

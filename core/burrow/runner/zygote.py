@@ -458,12 +458,19 @@ class Zygote:
         cwd: Path,
         on_stdout: Callable[[bytes], None],
         on_stderr_line: Callable[[str], None] | None = None,
+        stdin: bytes = b"",
     ) -> ChildProcess:
-        """Fork a child running `python -I -m burrow.child <argv after the module>`."""
+        """Fork a child running `python -I -m burrow.child <argv after the module>`, with
+        `stdin` waiting on its standard input."""
 
         async def new_interpreter() -> ChildProcess:
             return await SpawnedChild.spawn(
-                argv, env=env, cwd=cwd, on_stdout=on_stdout, on_stderr_line=on_stderr_line
+                argv,
+                env=env,
+                cwd=cwd,
+                on_stdout=on_stdout,
+                on_stderr_line=on_stderr_line,
+                stdin=stdin,
             )
 
         if (
@@ -482,8 +489,8 @@ class Zygote:
         # The environment (which may hold secret parameters) goes to the child through its
         # own setup pipe, never through the zygote, whose memory every later fork inherits.
         setup = msgpack.packb({"env": env, "cwd": str(cwd)})
-        if len(setup) > SETUP_LIMIT:  # more than a pipe holds without a reader: spawn instead
-            return await new_interpreter()
+        if len(setup) > SETUP_LIMIT or len(stdin) > SETUP_LIMIT:
+            return await new_interpreter()  # more than a pipe holds without a reader
         for attempt in range(1, FORK_ATTEMPTS + 1):
             try:
                 server = await self._ensure()
@@ -491,7 +498,7 @@ class Zygote:
                 log.error("no zygote (%s); starting a new interpreter instead", exc)
                 break
             try:
-                return await self._fork(server, child_args, setup, on_stdout, on_stderr_line)
+                return await self._fork(server, child_args, setup, stdin, on_stdout, on_stderr_line)
             except _ZygoteLost:
                 if self.unusable is not None:
                     break
@@ -507,11 +514,16 @@ class Zygote:
         server: _Server,
         child_args: list[str],
         setup: bytes,
+        stdin: bytes,
         on_stdout: Callable[[bytes], None],
         on_stderr_line: Callable[[str], None] | None,
     ) -> ChildProcess:
         """One request to one zygote; _ZygoteLost if it died before answering."""
         stdin_r, stdin_w = os.pipe()
+        # The child's first messages are in its stdin before it exists (they fit the pipe:
+        # `spawn` checked), so it reads them at once instead of sleeping until they come.
+        if stdin:
+            os.write(stdin_w, stdin)
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
         setup_r, setup_w = os.pipe()
@@ -645,6 +657,7 @@ class BindingZygotes:
         cwd: Path,
         on_stdout: Callable[[bytes], None],
         on_stderr_line: Callable[[str], None] | None = None,
+        stdin: bytes = b"",
     ) -> ChildProcess:
         """Fork the child from the zygote of the binding its argv names (`--binding NAME`)."""
         binding = ""
@@ -652,7 +665,12 @@ class BindingZygotes:
             if arg == "--binding":
                 binding = argv[i + 1]
         return await self.zygote(binding).spawn(
-            argv, env=env, cwd=cwd, on_stdout=on_stdout, on_stderr_line=on_stderr_line
+            argv,
+            env=env,
+            cwd=cwd,
+            on_stdout=on_stdout,
+            on_stderr_line=on_stderr_line,
+            stdin=stdin,
         )
 
     async def close(self) -> None:
