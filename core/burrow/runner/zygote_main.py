@@ -69,9 +69,9 @@ def _read_setup(fd: int) -> dict[str, Any]:
 def _unpack(data: bytes) -> Any:
     """One msgpack object (a request, a setup): what the robot sends the zygote and its forks.
 
-    msgpack rather than JSON, which this module imported for nothing else: json brings re and
-    socket.py brings enum conversions and selectors, about 1 MiB of the zygote's memory that
-    every fork mapped and every exit unmapped (docs/performance.md).
+    msgpack rather than JSON, which this module imported for nothing else: json brings re,
+    and with socket.py (enum conversions, selectors) and signal it was about 1.8 MiB of the
+    zygote's memory that every fork mapped and every exit unmapped (docs/performance.md).
     """
     return msgpack.unpackb(data, raw=False, strict_map_key=False)
 
