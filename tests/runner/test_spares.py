@@ -23,7 +23,7 @@ from burrow.rpc.errors import ErrorCode
 from burrow.runner import zygote as zygote_module
 from burrow.runner.execution import Execution, ExecutionResult, ExecutionSpec
 from burrow.runner.limits import ChildLimits
-from burrow.runner.spares import SpareKey, SparePool, spare_sizes
+from burrow.runner.spares import REFILL_QUIET, SpareKey, SparePool, spare_sizes
 from burrow.runner.zygote import Zygote
 from support import RecordingDispatcher, gone, run
 
@@ -459,6 +459,34 @@ def test_the_refill_waits_for_the_taken_spare_to_finish_its_command(
     taken, exited, refill = run(go())
     assert exited - taken >= 0.1
     assert refill >= exited  # not while the command ran
+
+
+def test_the_refill_waits_while_executions_wait_for_a_child_slot(test_binding: Binding) -> None:
+    # While commands queue for a slot, a spare made now would only serve the next of them, at
+    # more cost than a fork: the pool makes none until the queue has drained.
+    queued = [True]
+
+    async def go() -> tuple[int, bool, int]:
+        zygote = Zygote(preload=["burrow_testbinding.behaviours"])
+        pool = SparePool(
+            zygote.spawn,
+            {test_binding.name: test_binding},
+            {test_binding.name: 1},
+            busy=lambda: queued[0],
+        )
+        pool.start()
+        try:
+            await asyncio.sleep(4 * REFILL_QUIET)  # long enough to have made one
+            made_meanwhile = pool.made
+            queued[0] = False
+            return made_meanwhile, await pool.wait_full(60), pool.made
+        finally:
+            await pool.close()
+            await zygote.close()
+
+    made_meanwhile, full, made = run(go())
+    assert made_meanwhile == 0
+    assert full and made == 1
 
 
 def test_a_spare_outlives_a_killed_zygote_and_the_refill_uses_a_new_one(

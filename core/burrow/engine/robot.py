@@ -201,7 +201,13 @@ class Robot:
         # Without PrivSep both kinds of pipeline start alike children: one set of spares.
         profiles = [(self.child_identity(k), self.child_limits(k)) for k in kinds]
         if self.spares is None:
-            self.spares = SparePool(self.zygote.spawn, self.registry.bindings, sizes, profiles)
+            self.spares = SparePool(
+                self.zygote.spawn,
+                self.registry.bindings,
+                sizes,
+                profiles,
+                busy=lambda: self.slots.queued > 0,  # no refill while commands queue
+            )
             self.spares.start()
         else:  # loaded again: spares of bindings gone or changed are ended, the rest kept
             self.spares.configure(self.registry.bindings, sizes, profiles)

@@ -14,8 +14,9 @@ Because the account and the limits are set before the runtime exists, they canno
 the request: spares are kept per `SpareKey` — binding (and its version), account, limits,
 message-size limit and interpreter — and an execution takes one only for exactly its own key.
 Anything else (no spare ready, another key, a missing working directory) starts a child as
-before. The pool refills in the background, one spare at a time; it is ended (every spare
-killed) by `close`, which never waits for a spare to finish preparing.
+before. The pool refills in the background, one spare at a time, and not while executions
+wait for a child slot (`busy`); it is ended (every spare killed) by `close`, which never
+waits for a spare to finish preparing.
 """
 
 from __future__ import annotations
@@ -193,8 +194,11 @@ class SparePool:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         python: str = sys.executable,
         prepare_timeout: float = PREPARE_TIMEOUT,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self._spawner = spawner
+        # True while executions wait for a child slot: the refill waits too (`_fill`).
+        self._busy = busy
         self._max_message_size = max_message_size
         self._python = python
         self._prepare_timeout = prepare_timeout
@@ -390,6 +394,12 @@ class SparePool:
                     await wait_any((self._quiet,), REFILL_QUIET)
                 finally:
                     self._quiet = None
+            if self._busy is not None and self._busy():
+                # Executions wait for a child slot: a spare made now would only serve the
+                # next of them, at more cost than a fork for it (its `$/setup` besides), with
+                # CPU they need. The pool refills once none waits.
+                await asyncio.sleep(REFILL_QUIET)
+                continue
             spare = await self._make(key)
             if spare is None:
                 continue
