@@ -283,25 +283,10 @@ class SparePool:
 
     # -- the spawner and the hand-off -------------------------------------------------------
 
-    async def __call__(
-        self,
-        argv: Sequence[str],
-        *,
-        env: dict[str, str],
-        cwd: Path,
-        on_stdout: Callable[[bytes], None],
-        on_stderr_line: Callable[[str], None] | None = None,
-        stdin: bytes = b"",
-    ) -> ChildProcess:
-        """Start a child the ordinary way (when no spare fits)."""
-        return await self._spawner(
-            argv,
-            env=env,
-            cwd=cwd,
-            on_stdout=on_stdout,
-            on_stderr_line=on_stderr_line,
-            stdin=stdin,
-        )
+    async def __call__(self, argv: Sequence[str], **options: Any) -> ChildProcess:
+        """Start a child the ordinary way (when no spare fits): the spawner's, with its
+        options (burrow.runner.process.Spawner) passed as they came."""
+        return await self._spawner(argv, **options)
 
     def take_spare(self, spec: ExecutionSpec) -> SpareChild | None:
         """A ready spare for exactly `spec`'s key (the oldest), or None."""

@@ -649,29 +649,14 @@ class BindingZygotes:
         """The pid of each running zygote, by binding ("" for the one of no binding)."""
         return {name: z.pid for name, z in self._zygotes.items() if z.pid is not None}
 
-    async def spawn(
-        self,
-        argv: Sequence[str],
-        *,
-        env: dict[str, str],
-        cwd: Path,
-        on_stdout: Callable[[bytes], None],
-        on_stderr_line: Callable[[str], None] | None = None,
-        stdin: bytes = b"",
-    ) -> ChildProcess:
-        """Fork the child from the zygote of the binding its argv names (`--binding NAME`)."""
+    async def spawn(self, argv: Sequence[str], **options: Any) -> ChildProcess:
+        """Fork the child from the zygote of the binding its argv names (`--binding NAME`),
+        with `Zygote.spawn`'s options passed as they came."""
         binding = ""
         for i, arg in enumerate(argv[:-1]):
             if arg == "--binding":
                 binding = argv[i + 1]
-        return await self.zygote(binding).spawn(
-            argv,
-            env=env,
-            cwd=cwd,
-            on_stdout=on_stdout,
-            on_stderr_line=on_stderr_line,
-            stdin=stdin,
-        )
+        return await self.zygote(binding).spawn(argv, **options)
 
     async def close(self) -> None:
         """Stop every zygote; children they forked run on, watched through their pidfds."""
